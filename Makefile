@@ -1,0 +1,55 @@
+# What people type. The real build is CMake (build/ for the tool, build-asan/ for the sanitizer
+# and fuzz build); every target first makes sure the Debian packages are there (scripts/bootstrap).
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+PREFIX     ?= /usr/local
+
+.PHONY: all deps build asan test test-fast demo bench fuzz fixtures install clean
+
+all: build
+
+deps:
+	@scripts/bootstrap
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# AddressSanitizer + UBSan build with clang, which also builds the libFuzzer targets.
+asan: deps
+	@CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLRSA_SANITIZE=ON -DLRSA_FUZZ=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Unit, CLI and fuzz-replay tests, in the normal build and again under ASan + UBSan.
+test: build asan
+	@scripts/run-tests $(BUILD) $(ASAN_BUILD)
+
+# Only the normal build's tests (quicker while developing).
+test-fast: build
+	@scripts/run-tests $(BUILD)
+
+demo: build
+	@scripts/demo $(BUILD)/latentrsa
+
+bench: build
+	@scripts/bench $(BUILD)
+
+# Longer exploratory fuzzing (not part of CI): FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 300
+fuzz: asan
+	@for t in $(ASAN_BUILD)/tests/fuzz_*; do \
+	  name=$$(basename $$t); mkdir -p $(ASAN_BUILD)/fuzz-found/$$name; \
+	  echo "fuzzing $$name for $(FUZZ_SECONDS) s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) $(ASAN_BUILD)/fuzz-found/$$name tests/fuzz/corpus/$$name || exit 1; \
+	done
+
+# Regenerate the committed reference fixtures (needs PyPI; see tools/README.md).
+fixtures:
+	@tools/regenerate
+
+install: build
+	@cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
