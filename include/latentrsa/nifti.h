@@ -11,6 +11,7 @@
  * and finite; the affine is the sform if sform_code > 0, else the qform if qform_code > 0, else
  * diag(dx, dy, dz) with zero offset (nibabel would centre it; this never happens in BOLD5000).
  * Complex, RGB and more-than-4-D images (e.g. CIFTI) are rejected with LRSA_EUNSUPPORTED.
+ * NaN and Inf voxels are kept, as nibabel keeps them (nifticlib's own reader would zero them).
  */
 #ifndef LATENTRSA_NIFTI_H
 #define LATENTRSA_NIFTI_H
@@ -52,14 +53,20 @@ const char *lrsa_nifti_datatype_name(int datatype);
 int lrsa_nifti_check_header(const void *buf, size_t len, int64_t file_size, const char *name,
                             lrsa_nifti_header *hdr, lrsa_err *err);
 
-/* Read only the header of a file (any supported form). */
+/* Read only the header of a file (any supported form): the pre-validator on the file's first
+ * bytes (decompressed for .gz; up to vox_offset, at most 4 MiB, for the extension chain) and the
+ * size of the voxel file where known without decompressing, then nifticlib's header reader.
+ * A .hdr whose .img (or .img.gz) is missing gives header_only = 1. Missing file: LRSA_ENOTFOUND. */
 int lrsa_nifti_read_header(const char *path, lrsa_nifti_header *hdr, lrsa_err *err);
 
 /* Some volumes of one file, read in one forward pass and kept in the stored type; converted to
  * float one volume at a time by lrsa_nifti_bricks_volume. */
 typedef struct lrsa_nifti_bricks lrsa_nifti_bricks;
 
-/* Read volumes[0..n) (0-based, any order, duplicates allowed) of path. */
+/* Read volumes[0..n) (0-based, any order, duplicates allowed) of path in one forward pass over
+ * one stream (a .nii.gz is decompressed once, up to the last volume asked for). A volume out of
+ * range is LRSA_ESHAPE naming the file and its volume count; a .hdr without .img LRSA_ENOTFOUND;
+ * a file that ends early (truncated .nii.gz) LRSA_EFORMAT naming the file and the volume. */
 int lrsa_nifti_read_bricks(const char *path, int64_t n, const int64_t *volumes,
                            lrsa_nifti_bricks **out, lrsa_err *err);
 const lrsa_nifti_header *lrsa_nifti_bricks_header(const lrsa_nifti_bricks *b);
@@ -75,12 +82,19 @@ int lrsa_nifti_read_volume(const char *path, int64_t t, lrsa_nifti_header *hdr, 
                            lrsa_err *err);
 
 /* Decompress a whole file, checking the gzip CRC and that it holds every voxel its header says.
- * Finds truncated or corrupt .nii.gz files up front. */
+ * Finds truncated or corrupt .nii.gz files up front (LRSA_EFORMAT with zlib's reason). */
 int lrsa_nifti_verify(const char *path, lrsa_err *err);
 
-/* Write a NIfTI-1 file (.nii or .nii.gz by extension). hdr gives ndim, dims, datatype, pixdim,
- * xyzt_units, affine (stored as both sform and qform, codes from hdr or 1 if 0), scl_slope/inter.
- * data is in hdr->datatype, x fastest. Written to a temporary name and renamed into place. */
+/* Write a NIfTI-1 file (.nii or .nii.gz by extension), native byte order, vox_offset 352, no
+ * extensions. From hdr: ndim (1..4), dims (each 1..32767), datatype (any code nifticlib knows,
+ * written as given), pixdim[3] (the TR; hdr->tr if pixdim[3] is 0), xyzt_units (0 means mm + s),
+ * scl_slope/scl_inter, and the affine, stored as the sform and as the qform (through
+ * nifti_dmat44_to_quatern; exact for rotations + voxel sizes, approximate for shears), codes
+ * from hdr or 1 (scanner) if 0. pixdim[0..2] are written as the affine's column lengths (what
+ * the qform needs, as nibabel's set_qform does); an affine whose 3x3 part is all zero is
+ * replaced by diag(pixdim[0..2]). Other hdr fields are ignored.
+ * data is in hdr->datatype, x fastest. Written to a temporary name with the same extension in
+ * the same directory and renamed into place: no half-written file ever appears at path. */
 int lrsa_nifti_write(const char *path, const lrsa_nifti_header *hdr, const void *data,
                      lrsa_err *err);
 
