@@ -47,7 +47,8 @@ typedef struct cli_usage {
 /* Parse argv[1..] (argv[0] is the command name). Options may come before or after positional
  * arguments; "--" ends options. The common options (-h, --threads, -q, -v) are always accepted.
  * OPT_INT values are int64_t. Positional arguments are gathered into args (pointers into argv),
- * *nargs of them; the count must lie in [min_args, max_args] (max -1: no limit).
+ * *nargs of them; the count must lie in [min_args, max_args] (max -1: no limit). args must hold
+ * max_args pointers (argc when max_args is -1).
  * Returns -1 to go on, or an exit status to return now (0 after -h, 2 on a usage error, with
  * the message printed). */
 int cli_parse(cli_ctx *cli, int argc, char **argv, const cli_opt *opts, const cli_usage *usage,

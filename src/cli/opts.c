@@ -97,6 +97,9 @@ int cli_parse(cli_ctx *cli, int argc, char **argv, const cli_opt *opts, const cl
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
         if (only_args || a[0] != '-' || a[1] == '\0') {
+            /* args holds max_args pointers (argc when max_args is -1): never store past it. */
+            if (max_args >= 0 && *nargs >= max_args)
+                return cli_usage_error(cli, "unexpected argument '%s'", a);
             args[(*nargs)++] = a;
             continue;
         }
@@ -167,7 +170,5 @@ int cli_parse(cli_ctx *cli, int argc, char **argv, const cli_opt *opts, const cl
     cli->lib.threads = cli->threads;
     if (*nargs < min_args)
         return cli_usage_error(cli, "missing argument");
-    if (max_args >= 0 && *nargs > max_args)
-        return cli_usage_error(cli, "unexpected argument '%s'", args[max_args]);
     return -1;
 }

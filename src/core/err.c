@@ -59,6 +59,15 @@ int lrsa_err_prefix(lrsa_err *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* Build "<prefix>: <old>" piecewise; a message longer than the buffer is cut. */
+    size_t np = strlen(prefix);
+    if (np > sizeof err->msg - 3)
+        np = sizeof err->msg - 3;
+    memcpy(err->msg, prefix, np);
+    memcpy(err->msg + np, ": ", 2);
+    size_t room = sizeof err->msg - np - 3;
+    size_t no = strnlen(old, room);
+    memcpy(err->msg + np + 2, old, no);
+    err->msg[np + 2 + no] = '\0';
     return err->code;
 }
