@@ -4,6 +4,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 PREFIX     ?= /usr/local
+MAKEFLAGS  += --no-print-directory
 
 .PHONY: all deps build asan test test-fast demo bench fuzz fixtures install clean
 

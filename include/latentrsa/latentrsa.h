@@ -1,0 +1,20 @@
+/*
+ * latentrsa: representational similarity between brains and neural networks.
+ * The umbrella header: include this one, or the module headers you need.
+ * Conventions (errors, ownership, logging) are stated in core.h.
+ */
+#ifndef LATENTRSA_H
+#define LATENTRSA_H
+
+#include "latentrsa/version.h"
+#include "latentrsa/core.h"
+#include "latentrsa/tsv.h"
+#include "latentrsa/npy.h"
+#include "latentrsa/labels.h"
+#include "latentrsa/safetensors.h"
+#include "latentrsa/nifti.h"
+#include "latentrsa/image.h"
+#include "latentrsa/bids.h"
+#include "latentrsa/synth.h"
+
+#endif
