@@ -4,22 +4,10 @@
 # a header-only .hdr; rejected files (CIFTI, ANALYZE) and bad input with exit codes.
 # Needs LRSA_BIN, LRSA_TESTDATA and LRSA_TMP. Ends with "inspect: N passed, M failed".
 set -eu
-BIN=${LRSA_BIN:?LRSA_BIN not set}
-case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+. "$(dirname "$0")/lib.sh" t1100
 DATA=${LRSA_TESTDATA:?LRSA_TESTDATA not set}
 NIB=$DATA/python3-nibabel/usr/lib/python3/dist-packages/nibabel/tests/data
 NIPY=$DATA/python3-nipy/usr/lib/python3/dist-packages/nipy/testing
-T=${LRSA_TMP:-/tmp}/t1100
-rm -rf "$T" && mkdir -p "$T"
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then ok; else bad "$what"; fi
-}
 # has FILE KEY VALUE: the JSON line of KEY carries exactly VALUE (cJSON prints "key":<tab>value)
 has() { awk -v k="\"$2\":" -v v="$3" '{ sub(/^[ \t]+/, ""); sub(/,$/, ""); if ($0 == k "\t" v) f = 1 } END { exit !f }' "$1"; }
 
@@ -108,5 +96,4 @@ expect_fail "no file argument" 2 "missing argument"
 expect_fail "two files" 2 "unexpected argument" "$NIB/anatomical.nii" "$NIB/functional.nii"
 expect_fail "unknown option" 2 "unknown option '--bogus'" --bogus "$NIB/anatomical.nii"
 
-echo "inspect: $pass passed, $fail failed"
-test "$fail" -eq 0
+finish inspect

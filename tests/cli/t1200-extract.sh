@@ -5,21 +5,9 @@
 # no output file left behind.
 # Needs LRSA_BIN, LRSA_TESTDATA and LRSA_TMP. Ends with "extract: N passed, M failed".
 set -eu
-BIN=${LRSA_BIN:?LRSA_BIN not set}
-case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+. "$(dirname "$0")/lib.sh" t1200
 DATA=${LRSA_TESTDATA:?LRSA_TESTDATA not set}
 NIB=$DATA/python3-nibabel/usr/lib/python3/dist-packages/nibabel/tests/data
-T=${LRSA_TMP:-/tmp}/t1200
-rm -rf "$T" && mkdir -p "$T"
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then ok; else bad "$what"; fi
-}
 # voxel NPY HEADER_BYTES NY NZ I J K: the float32 at C-order index (i, j, k)
 voxel() { od -A n -t f4 -j $(($2 + 4 * (($5 * $3 + $6) * $4 + $7))) -N 4 "$1" | tr -d ' '; }
 # near A B: |A - B| <= 1e-6 |B| (float32 precision; od prints about 8 digits)
@@ -98,5 +86,4 @@ expect_fail "bad --volume" 2 "option '--volume' needs an integer, got 'x'" "$NIB
 expect_fail "no file" 2 "missing argument" -o "$T/out.npy"
 expect_fail "output dir missing" 1 "$T/nodir/out.npy" "$NIB/functional.nii" -o "$T/nodir/out.npy"
 
-echo "extract: $pass passed, $fail failed"
-test "$fail" -eq 0
+finish extract

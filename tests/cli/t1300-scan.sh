@@ -4,20 +4,8 @@
 # the flattened layout; stdout vs -o, exit codes, one-line errors, no output file on error.
 # Needs LRSA_BIN and LRSA_TMP. Ends with "scan: N passed, M failed".
 set -u
-BIN=${LRSA_BIN:?LRSA_BIN not set}
-case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+. "$(dirname "$0")/lib.sh" t1300
 SRC=${LRSA_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-T=${LRSA_TMP:-/tmp}/t1300
-rm -rf "$T" && mkdir -p "$T" || exit 1
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then ok; else bad "$what"; fi
-}
 
 # ---- dataset builders -------------------------------------------------------
 le16() { for n in "$@"; do printf "\\x$(printf %02x $((n & 255)))\\x$(printf %02x $(((n >> 8) & 255)))"; done; }
@@ -178,5 +166,4 @@ echo keep >"$T/keep.tsv"
 "$BIN" scan "$T/empty" -o "$T/keep.tsv" 2>/dev/null
 check "failed scan keeps the old output" test "$(cat "$T/keep.tsv")" = keep
 
-echo "scan: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish scan

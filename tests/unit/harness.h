@@ -38,6 +38,12 @@ static int harness_checks, harness_failures;
     CHECK_MSG(strstr((err).msg, (needle)) != NULL, "message '%s' lacks '%s'", (err).msg, (needle)); \
 } while (0)
 
+/* As CHECK_ERR, and the message must also name `file`. */
+#define CHECK_ERR_FILE(rc, err, code, needle, file) do { \
+    CHECK_ERR(rc, err, code, needle); \
+    CHECK_MSG(strstr((err).msg, (file)) != NULL, "message '%s' does not name '%s'", (err).msg, (file)); \
+} while (0)
+
 #define RUN(test) do { fprintf(stderr, "-- %s\n", #test); test(); } while (0)
 
 static inline int harness_done(void)

@@ -5,11 +5,6 @@
 
 #include <unistd.h>
 
-#define CHECK_ERR_FILE(rc, err, code, needle, file) do { \
-    CHECK_ERR(rc, err, code, needle); \
-    CHECK_MSG(strstr((err).msg, (file)) != NULL, "message '%s' does not name '%s'", (err).msg, (file)); \
-} while (0)
-
 static const char *tmp_path(const char *name, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s/test_labels_%ld_%s", harness_tmpdir(), (long)getpid(), name);

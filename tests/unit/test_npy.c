@@ -7,12 +7,6 @@
 #include <stdint.h>
 #include <unistd.h>
 
-/* rc has this code, the message has `needle` and names `file`. */
-#define CHECK_ERR_FILE(rc, err, code, needle, file) do { \
-    CHECK_ERR(rc, err, code, needle); \
-    CHECK_MSG(strstr((err).msg, (file)) != NULL, "message '%s' does not name '%s'", (err).msg, (file)); \
-} while (0)
-
 static char fixdir[2048];
 static cJSON *expected;
 
