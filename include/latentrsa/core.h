@@ -79,6 +79,8 @@ typedef struct lrsa_ctx {
     int threads;                   /* 0: library default (OpenMP's) */
 } lrsa_ctx;
 
+/* Threads to use: ctx->threads if set, else OpenMP's default (omp_get_max_threads()). */
+int lrsa_threads(const lrsa_ctx *ctx);
 /* A context that logs nothing. */
 void lrsa_ctx_init(lrsa_ctx *ctx);
 /* Log through ctx (ctx may be NULL). The level is tested before formatting. */

@@ -69,5 +69,8 @@ int cmd_scan(int argc, char **argv, cli_ctx *cli);
 int cmd_inspect(int argc, char **argv, cli_ctx *cli);
 int cmd_extract(int argc, char **argv, cli_ctx *cli);
 int cmd_synth(int argc, char **argv, cli_ctx *cli);
+int cmd_reduce(int argc, char **argv, cli_ctx *cli);
+int cmd_rdm(int argc, char **argv, cli_ctx *cli);
+int cmd_compare(int argc, char **argv, cli_ctx *cli);
 
 #endif

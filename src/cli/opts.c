@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,6 +169,9 @@ int cli_parse(cli_ctx *cli, int argc, char **argv, const cli_opt *opts, const cl
     else if (cli->verbose)
         cli->lib.log_level = LRSA_LOG_DEBUG;
     cli->lib.threads = cli->threads;
+    /* One thread pool for our OpenMP loops and OpenBLAS (its OpenMP build follows this too). */
+    if (cli->threads > 0)
+        omp_set_num_threads(cli->threads);
     if (*nargs < min_args)
         return cli_usage_error(cli, "missing argument");
     return -1;

@@ -3,6 +3,10 @@
 
 #include <stdio.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 void lrsa_ctx_init(lrsa_ctx *ctx)
 {
     ctx->log = NULL;
@@ -30,4 +34,15 @@ void lrsa_progress(const lrsa_ctx *ctx, const char *label, int64_t done, int64_t
 {
     if (ctx && ctx->progress)
         ctx->progress(ctx->progress_ud, label, done, total);
+}
+
+int lrsa_threads(const lrsa_ctx *ctx)
+{
+    if (ctx && ctx->threads > 0)
+        return ctx->threads;
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
 }
