@@ -72,5 +72,6 @@ int cmd_synth(int argc, char **argv, cli_ctx *cli);
 int cmd_reduce(int argc, char **argv, cli_ctx *cli);
 int cmd_rdm(int argc, char **argv, cli_ctx *cli);
 int cmd_compare(int argc, char **argv, cli_ctx *cli);
+int cmd_render(int argc, char **argv, cli_ctx *cli);
 
 #endif

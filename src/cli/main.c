@@ -22,6 +22,7 @@ static const command commands[] = {
     { "inspect", cmd_inspect, "print a NIfTI file's header as JSON" },
     { "extract", cmd_extract, "write one volume of a NIfTI file as a float32 .npy" },
     { "synth", cmd_synth, "write a synthetic BOLD5000-shaped BIDS dataset with a planted signal" },
+    { "render", cmd_render, "render trial volumes as the paper's activation images (nilearn 0.10.4 look)" },
     { "reduce", cmd_reduce, "z-score columns and project onto the top singular components" },
     { "rdm", cmd_rdm, "the dissimilarity matrix between the rows of a matrix" },
     { "compare", cmd_compare, "compare two RDMs (or embeddings) with permutation and bootstrap inference" },
