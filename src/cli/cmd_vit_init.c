@@ -1,0 +1,10 @@
+/* latentrsa vit-init (stub; being written) */
+#include "cli.h"
+
+int cmd_vit_init(int argc, char **argv, cli_ctx *cli)
+{
+    (void)argc;
+    (void)argv;
+    cli_error(cli, "not implemented yet");
+    return EXIT_FAILURE_;
+}
