@@ -73,6 +73,8 @@ int cmd_reduce(int argc, char **argv, cli_ctx *cli);
 int cmd_rdm(int argc, char **argv, cli_ctx *cli);
 int cmd_compare(int argc, char **argv, cli_ctx *cli);
 int cmd_render(int argc, char **argv, cli_ctx *cli);
+int cmd_train_ae(int argc, char **argv, cli_ctx *cli);
+int cmd_embed_fmri(int argc, char **argv, cli_ctx *cli);
 int cmd_vit_init(int argc, char **argv, cli_ctx *cli);
 int cmd_embed_images(int argc, char **argv, cli_ctx *cli);
 

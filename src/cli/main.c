@@ -23,6 +23,8 @@ static const command commands[] = {
     { "extract", cmd_extract, "write one volume of a NIfTI file as a float32 .npy" },
     { "synth", cmd_synth, "write a synthetic BOLD5000-shaped BIDS dataset with a planted signal" },
     { "render", cmd_render, "render trial volumes as the paper's activation images (nilearn 0.10.4 look)" },
+    { "train-ae", cmd_train_ae, "train the paper's convolutional autoencoder on rendered volumes" },
+    { "embed-fmri", cmd_embed_fmri, "embed trial volumes with a trained autoencoder's encoder" },
     { "vit-init", cmd_vit_init, "write a ViT model directory with seeded random weights (tests, demo)" },
     { "embed-images", cmd_embed_images, "embed stimulus images with a ViT checkpoint" },
     { "reduce", cmd_reduce, "z-score columns and project onto the top singular components" },
