@@ -34,7 +34,7 @@ demo: build
 	@scripts/demo $(BUILD)/latentrsa
 
 bench: build
-	@scripts/bench $(BUILD)
+	@scripts/bench $(BUILD) $(BENCH)
 
 # Longer exploratory fuzzing (not part of CI): FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 300
