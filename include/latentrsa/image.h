@@ -10,9 +10,12 @@
  *  - the format is found from the file's magic bytes, never its extension (BOLD5000 has .jpg,
  *    .jpeg and .JPEG names, and a file may lie about its type);
  *  - JPEG: libjpeg-turbo defaults (JDCT_ISLOW, fancy upsampling), RGB output; grayscale is
- *    replicated into R, G, B; CMYK/YCCK is converted as Pillow does (Adobe files are inverted,
- *    then R = (255-K) - C*(255-K)/255); EXIF orientation is NOT applied (PIL does not either);
- *  - PNG: palettes expanded, gray replicated, 16-bit reduced to the high byte, alpha dropped
+ *    replicated into R, G, B; CMYK/YCCK is converted as Pillow does: its JPEG plugin inverts
+ *    every 4-component file ("CMYK;I", whatever the markers say), then cmyk2rgb gives
+ *    R = (255-K) - MULDIV255(C, 255-K) on the inverted values; EXIF orientation is NOT applied
+ *    (PIL does not either); progressive and arithmetic-coded files decode as baseline ones;
+ *  - PNG: palettes expanded, gray replicated, 16-bit RGB(A) and grey+alpha reduced to the high
+ *    byte, 16-bit grey (Pillow's mode I;16) clipped to 0..255 as convert('RGB') does, alpha dropped
  *    (not composited), interlacing undone; gamma and colour chunks are ignored.
  * Limits: at most LRSA_IMAGE_MAX_DIM pixels per side and LRSA_IMAGE_MAX_PIXELS in all, checked
  * before the pixel buffer is allocated.
@@ -59,6 +62,29 @@ int lrsa_image_decode(const void *buf, size_t len, const char *name, lrsa_image 
                       lrsa_err *err);
 /* Read and decode a file (at most 256 MiB). */
 int lrsa_image_read(const char *path, lrsa_image *out, lrsa_err *err);
+
+/* Decoding flags. */
+enum lrsa_image_flags {
+    /* Decode as OpenCV 4's cv2.imread(path, IMREAD_COLOR) does, apart from its BGR order (the
+     * pixels stay R, G, B): a JPEG's EXIF orientation (APP1, IFD0 tag 0x0112) is applied, and
+     * CMYK/YCCK JPEGs use OpenCV's icvCvt_CMYK2BGR_8u_C4C3R, R = k - ((255-c)*k >> 8) on
+     * libjpeg's raw values. Grey and PNG decoding are the same as without the flag (OpenCV also
+     * replicates grey, drops alpha and keeps the high byte of 16-bit samples). */
+    LRSA_IMAGE_OPENCV = 1u << 0
+};
+/* lrsa_image_decode / lrsa_image_read with flags (0 gives the Pillow behaviour above). */
+int lrsa_image_decode_ex(const void *buf, size_t len, const char *name, unsigned flags,
+                         lrsa_image *out, lrsa_err *err);
+int lrsa_image_read_ex(const char *path, unsigned flags, lrsa_image *out, lrsa_err *err);
+
+/* The EXIF orientation (1..8) of a JPEG held in buf; 1 when there is none, the file is not a
+ * JPEG, or the EXIF block is malformed. Never fails. */
+int lrsa_image_exif_orientation(const void *buf, size_t len);
+/* Transform img in place as EXIF orientation `orientation` asks (2 mirror, 3 rotate 180,
+ * 4 flip, 5 transpose, 6 rotate 90 clockwise, 7 transverse, 8 rotate 90 anticlockwise; 1 does
+ * nothing), which is what Pillow's ImageOps.exif_transpose and OpenCV's imread do. Errors:
+ * LRSA_EMISUSE (no pixels, orientation outside 1..8), LRSA_ENOMEM (img unchanged). */
+int lrsa_image_orient(lrsa_image *img, int orientation, lrsa_err *err);
 /* Free the pixels and zero the struct; NULL and zeroed structs are fine. */
 void lrsa_image_release(lrsa_image *img);
 

@@ -95,24 +95,36 @@ typedef struct jpeg_dec {
     uint8_t *row;              /* one CMYK row when converting */
 } jpeg_dec;
 
-/* Pillow's cmyk2rgb (libImaging/Convert.c), after Adobe inversion if the file has the marker. */
-static void cmyk_to_rgb(uint8_t *out, const uint8_t *in, int64_t n, int inverted)
+/* Pillow's JPEG plugin reads every 4-component JPEG with rawmode "CMYK;I": it inverts all four
+ * channels whatever the markers say ("assume adobe conventions", JpegImagePlugin.py), then
+ * convert('RGB') applies cmyk2rgb (libImaging/Convert.c):
+ *     nk = 255 - K;  R = nk - MULDIV255(C, nk)  (likewise G from M, B from Y)
+ * with MULDIV255(a, b) = ((a*b + 128) + ((a*b + 128) >> 8)) >> 8 and C, M, Y, K the inverted
+ * values. Here `in` holds libjpeg's raw output, so with c = raw C etc.: nk = k (raw), C = 255-c. */
+static void cmyk_to_rgb_pil(uint8_t *out, const uint8_t *in, int64_t n)
 {
     for (int64_t x = 0; x < n; x++) {
-        int c = in[4 * x], m = in[4 * x + 1], y = in[4 * x + 2], k = in[4 * x + 3];
-        if (inverted) {
-            c = 255 - c; m = 255 - m; y = 255 - y; k = 255 - k;
+        int nk = in[4 * x + 3], t;
+        for (int ch = 0; ch < 3; ch++) {
+            t = (255 - in[4 * x + ch]) * nk + 128;
+            out[3 * x + ch] = (uint8_t)(nk - (((t >> 8) + t) >> 8));
         }
-        int nk = 255 - k, t;
-        /* MULDIV255(a, b) = ((a*b + 128) + ((a*b + 128) >> 8)) >> 8 */
-        t = c * nk + 128; out[3 * x] = (uint8_t)(nk - (((t >> 8) + t) >> 8));
-        t = m * nk + 128; out[3 * x + 1] = (uint8_t)(nk - (((t >> 8) + t) >> 8));
-        t = y * nk + 128; out[3 * x + 2] = (uint8_t)(nk - (((t >> 8) + t) >> 8));
+    }
+}
+
+/* OpenCV's icvCvt_CMYK2BGR_8u_C4C3R (imgcodecs/src/utils.cpp) on libjpeg's raw output, written
+ * here in RGB order: R = k - ((255 - c) * k >> 8), likewise G from m, B from y. */
+static void cmyk_to_rgb_cv(uint8_t *out, const uint8_t *in, int64_t n)
+{
+    for (int64_t x = 0; x < n; x++) {
+        int k = in[4 * x + 3];
+        for (int ch = 0; ch < 3; ch++)
+            out[3 * x + ch] = (uint8_t)(k - (((255 - in[4 * x + ch]) * k) >> 8));
     }
 }
 
 static int decode_jpeg(jpeg_dec *d, const uint8_t *buf, size_t len, const char *name,
-                       lrsa_image *out, lrsa_err *err)
+                       unsigned flags, lrsa_image *out, lrsa_err *err)
 {
     int rc = LRSA_OK;
     d->cinfo.err = jpeg_std_error(&d->jerr.pub);
@@ -154,8 +166,10 @@ static int decode_jpeg(jpeg_dec *d, const uint8_t *buf, size_t len, const char *
                            (long long)y);
             goto done;
         }
-        if (cmyk)
-            cmyk_to_rgb(out->data + y * w * 3, d->row, w, d->cinfo.saw_Adobe_marker);
+        if (cmyk && (flags & LRSA_IMAGE_OPENCV))
+            cmyk_to_rgb_cv(out->data + y * w * 3, d->row, w);
+        else if (cmyk)
+            cmyk_to_rgb_pil(out->data + y * w * 3, d->row, w);
     }
     jpeg_finish_decompress(&d->cinfo);
 done:
@@ -172,6 +186,7 @@ typedef struct png_state {
     const uint8_t *buf;
     size_t len, pos;
     png_bytep *rows;
+    uint8_t *gray16;           /* 16-bit grey samples, converted the Pillow way */
     char msg[256];
 } png_state;
 
@@ -197,7 +212,8 @@ static void png_read_mem(png_structp png, png_bytep data, png_size_t n)
     s->pos += n;
 }
 
-static int decode_png(png_state *s, const char *name, lrsa_image *out, lrsa_err *err)
+static int decode_png(png_state *s, const char *name, unsigned flags, lrsa_image *out,
+                      lrsa_err *err)
 {
     int rc = LRSA_OK;
     s->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, s, png_on_error, png_on_warning);
@@ -221,45 +237,178 @@ static int decode_png(png_state *s, const char *name, lrsa_image *out, lrsa_err 
     png_get_IHDR(s->png, s->info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
     if ((rc = check_size(w, h, name, err)))
         goto done;
+    /* Pillow opens 16-bit grey as mode I;16, and convert('RGB') clips it to 0..255 (Convert.c
+     * I16_RGB) rather than keeping the high byte; OpenCV keeps the high byte. */
+    int gray16 = ctype == PNG_COLOR_TYPE_GRAY && depth == 16 && !(flags & LRSA_IMAGE_OPENCV);
     if (ctype == PNG_COLOR_TYPE_PALETTE)
         png_set_palette_to_rgb(s->png);
     if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
         png_set_expand_gray_1_2_4_to_8(s->png);
-    if (depth == 16)
+    if (depth == 16 && !gray16)
         png_set_strip_16(s->png);
-    if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA)
+    if ((ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA) && !gray16)
         png_set_gray_to_rgb(s->png);
-    if (ctype & PNG_COLOR_MASK_ALPHA)
+    /* Alpha is dropped, not composited (PIL's convert('RGB')). png_set_palette_to_rgb turns a
+     * palette's tRNS into an alpha channel, so that one is stripped too; grey and RGB tRNS are
+     * never expanded. */
+    if ((ctype & PNG_COLOR_MASK_ALPHA) ||
+        (ctype == PNG_COLOR_TYPE_PALETTE && png_get_valid(s->png, s->info, PNG_INFO_tRNS)))
         png_set_strip_alpha(s->png);
-    /* tRNS is not expanded (png_set_tRNS_to_alpha is never called), so no alpha appears. */
     png_set_interlace_handling(s->png);
     png_read_update_info(s->png, s->info);
-    if (png_get_rowbytes(s->png, s->info) != (size_t)w * 3) {
+    if (png_get_rowbytes(s->png, s->info) != (size_t)w * (gray16 ? 2 : 3)) {
         rc = LRSA_FAIL(err, LRSA_EUNSUPPORTED, "'%s': png did not convert to 8-bit rgb", name);
         goto done;
     }
     out->data = lrsa_malloc((size_t)w * h * 3, "png pixels", err);
-    s->rows = out->data ? lrsa_malloc(sizeof *s->rows * h, "png rows", err) : NULL;
+    if (gray16 && out->data)
+        s->gray16 = lrsa_malloc((size_t)w * h * 2, "png samples", err);
+    s->rows = out->data && (!gray16 || s->gray16) ? lrsa_malloc(sizeof *s->rows * h, "png rows", err)
+                                                  : NULL;
     if (!s->rows) {
         rc = LRSA_ENOMEM;
         goto done;
     }
     for (png_uint_32 y = 0; y < h; y++)
-        s->rows[y] = out->data + (size_t)y * w * 3;
+        s->rows[y] = gray16 ? s->gray16 + (size_t)y * w * 2 : out->data + (size_t)y * w * 3;
     out->width = w;
     out->height = h;
     png_read_image(s->png, s->rows);
+    if (gray16) {
+        for (size_t i = 0; i < (size_t)w * h; i++) {
+            unsigned v = (unsigned)s->gray16[2 * i] << 8 | s->gray16[2 * i + 1];   /* big-endian */
+            uint8_t g = (uint8_t)(v > 255 ? 255 : v);
+            out->data[3 * i] = out->data[3 * i + 1] = out->data[3 * i + 2] = g;
+        }
+    }
     /* The trailing chunks (IEND) are not required, as in PIL. */
 done:
     png_destroy_read_struct(&s->png, s->info ? &s->info : NULL, NULL);
     free(s->rows);
+    free(s->gray16);
     s->rows = NULL;
+    s->gray16 = NULL;
     return rc;
+}
+
+/* ===== EXIF orientation (the OpenCV path) =============================== */
+static unsigned rd16(const uint8_t *p, int be)
+{
+    return be ? (unsigned)(p[0] << 8 | p[1]) : (unsigned)(p[1] << 8 | p[0]);
+}
+
+static uint32_t rd32(const uint8_t *p, int be)
+{
+    return be ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+              : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+/* Tag 0x0112 of IFD0 in a TIFF block (the body of an "Exif\0\0" APP1 segment); 1 if absent. */
+static int tiff_orientation(const uint8_t *t, size_t n)
+{
+    if (n < 8)
+        return 1;
+    int be;
+    if (t[0] == 'I' && t[1] == 'I')
+        be = 0;
+    else if (t[0] == 'M' && t[1] == 'M')
+        be = 1;
+    else
+        return 1;
+    if (rd16(t + 2, be) != 42)
+        return 1;
+    uint32_t ifd = rd32(t + 4, be);
+    if (ifd > n - 2)
+        return 1;
+    unsigned count = rd16(t + ifd, be);
+    for (unsigned i = 0; i < count; i++) {
+        size_t e = (size_t)ifd + 2 + (size_t)i * 12;
+        if (e + 12 > n)
+            return 1;
+        if (rd16(t + e, be) == 0x0112 && rd16(t + e + 2, be) == 3) {   /* SHORT */
+            unsigned v = rd16(t + e + 8, be);
+            return v >= 1 && v <= 8 ? (int)v : 1;
+        }
+    }
+    return 1;
+}
+
+int lrsa_image_exif_orientation(const void *buf, size_t len)
+{
+    const uint8_t *b = buf;
+    if (lrsa_image_sniff(buf, len) != LRSA_IMAGE_JPEG)
+        return 1;
+    size_t pos = 2;
+    /* Walk the markers before the first scan; the EXIF block is an APP1 segment. */
+    while (pos + 4 <= len) {
+        if (b[pos] != 0xff)
+            return 1;
+        int marker = b[pos + 1];
+        if (marker == 0xff) {          /* fill byte */
+            pos++;
+            continue;
+        }
+        if (marker == 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker == 0x01) {
+            pos += 2;
+            continue;
+        }
+        if (marker == 0xda || marker == 0xd9)
+            return 1;
+        size_t seglen = rd16(b + pos + 2, 1);
+        if (seglen < 2 || pos + 2 + seglen > len)
+            return 1;
+        const uint8_t *body = b + pos + 4;
+        size_t blen = seglen - 2;
+        if (marker == 0xe1 && blen >= 6 && memcmp(body, "Exif\0\0", 6) == 0)
+            return tiff_orientation(body + 6, blen - 6);
+        pos += 2 + seglen;
+    }
+    return 1;
+}
+
+int lrsa_image_orient(lrsa_image *img, int orientation, lrsa_err *err)
+{
+    if (!img || !img->data || orientation < 1 || orientation > 8)
+        return LRSA_FAIL(err, LRSA_EMISUSE, "bad image or exif orientation %d", orientation);
+    if (orientation == 1)
+        return LRSA_OK;
+    int64_t w = img->width, h = img->height;
+    int swap = orientation >= 5;
+    int64_t ow = swap ? h : w, oh = swap ? w : h;
+    uint8_t *dst = lrsa_malloc((size_t)(w * h * 3), "oriented pixels", err);
+    if (!dst)
+        return LRSA_ENOMEM;
+    for (int64_t y = 0; y < oh; y++) {
+        for (int64_t x = 0; x < ow; x++) {
+            int64_t sx, sy;
+            switch (orientation) {
+            case 2: sx = w - 1 - x; sy = y; break;            /* mirror left-right */
+            case 3: sx = w - 1 - x; sy = h - 1 - y; break;    /* rotate 180 */
+            case 4: sx = x; sy = h - 1 - y; break;            /* mirror top-bottom */
+            case 5: sx = y; sy = x; break;                    /* transpose */
+            case 6: sx = y; sy = h - 1 - x; break;            /* rotate 90 clockwise */
+            case 7: sx = w - 1 - y; sy = h - 1 - x; break;    /* transverse */
+            default: sx = w - 1 - y; sy = x; break;           /* 8: rotate 90 anticlockwise */
+            }
+            memcpy(dst + 3 * (y * ow + x), img->data + 3 * (sy * w + sx), 3);
+        }
+    }
+    free(img->data);
+    img->data = dst;
+    img->width = ow;
+    img->height = oh;
+    return LRSA_OK;
 }
 
 /* ===== Decoding entry points =========================================== */
 int lrsa_image_decode(const void *buf, size_t len, const char *name, lrsa_image *out,
                       lrsa_err *err)
+{
+    return lrsa_image_decode_ex(buf, len, name, 0, out, err);
+}
+
+int lrsa_image_decode_ex(const void *buf, size_t len, const char *name, unsigned flags,
+                         lrsa_image *out, lrsa_err *err)
 {
     int rc;
     memset(out, 0, sizeof *out);
@@ -267,13 +416,15 @@ int lrsa_image_decode(const void *buf, size_t len, const char *name, lrsa_image 
     if (fmt == LRSA_IMAGE_JPEG) {
         jpeg_dec d;
         memset(&d, 0, sizeof d);
-        rc = decode_jpeg(&d, buf, len, name, out, err);
+        rc = decode_jpeg(&d, buf, len, name, flags, out, err);
+        if (!rc && (flags & LRSA_IMAGE_OPENCV))
+            rc = lrsa_image_orient(out, lrsa_image_exif_orientation(buf, len), err);
     } else if (fmt == LRSA_IMAGE_PNG) {
         png_state s;
         memset(&s, 0, sizeof s);
         s.buf = buf;
         s.len = len;
-        rc = decode_png(&s, name, out, err);
+        rc = decode_png(&s, name, flags, out, err);
     } else {
         rc = LRSA_FAIL(err, LRSA_EFORMAT, "'%s': %s", name,
                        len == 0 ? "empty file, not an image" : "not a jpeg or png file");
@@ -285,13 +436,18 @@ int lrsa_image_decode(const void *buf, size_t len, const char *name, lrsa_image 
 
 int lrsa_image_read(const char *path, lrsa_image *out, lrsa_err *err)
 {
+    return lrsa_image_read_ex(path, 0, out, err);
+}
+
+int lrsa_image_read_ex(const char *path, unsigned flags, lrsa_image *out, lrsa_err *err)
+{
     char *data = NULL;
     size_t len = 0;
     memset(out, 0, sizeof *out);
     int rc = lrsa_read_file(path, IMAGE_MAX_FILE, &data, &len, err);
     if (rc)
         goto done;
-    rc = lrsa_image_decode(data, len, path, out, err);
+    rc = lrsa_image_decode_ex(data, len, path, flags, out, err);
 done:
     free(data);
     return rc;
