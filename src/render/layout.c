@@ -1,0 +1,195 @@
+/* render: panel geometry (nilearn's OrthoSlicer locator and matplotlib's equal-aspect axes) and
+ * the drawing of one panel (matplotlib 3.8 imshow, interpolation "nearest", through Agg). */
+#include "render_impl.h"
+#include "layout.h"
+
+#include <math.h>
+#include <string.h>
+
+void lrsa__layout_nilearn(const double w[3], const double h[3], double W, double H,
+                          lrsa__panel_box box[3])
+{
+    /* OrthoSlicer._locator: slot widths proportional to the panels' x extents; full height.
+     * Axes.apply_aspect (adjustable 'box', anchor 'C'): Bbox.shrunk_to_aspect + anchored. */
+    double total = w[0] + w[1] + w[2];
+    double fig_aspect = (H / 100.0) / (W / 100.0);
+    double left = 0.0;
+    for (int p = 0; p < 3; p++) {
+        double cw = w[p] / total * 1.0, ch = 1.0;
+        double ratio = fmax(fabs(h[p]), 1e-30) / fmax(fabs(w[p]), 1e-30);
+        double Hs = cw * ratio / fig_aspect, Ws;
+        if (Hs <= ch) {
+            Ws = cw;
+        } else {
+            Ws = ch * fig_aspect / ratio;
+            Hs = ch;
+        }
+        double x0 = left + ((left + 0.5 * (cw - Ws)) - left);
+        double y0 = 0.0 + ((0.0 + 0.5 * (ch - Hs)) - 0.0);
+        box[p].X0 = x0 * W;
+        box[p].X1 = (x0 + Ws) * W;
+        box[p].Y0 = y0 * H;
+        box[p].Y1 = (y0 + Hs) * H;
+        left += cw;
+    }
+}
+
+void lrsa__layout_square(const double w[3], const double h[3], double S, lrsa__panel_box box[3])
+{
+    double total = w[0] + w[1] + w[2], hmax = fmax(h[0], fmax(h[1], h[2]));
+    double s = fmin(S / total, S / hmax);
+    double x = (S - total * s) / 2;
+    for (int p = 0; p < 3; p++) {
+        box[p].X0 = x;
+        box[p].X1 = x + w[p] * s;
+        box[p].Y0 = (S - h[p] * s) / 2;
+        box[p].Y1 = box[p].Y0 + h[p] * s;
+        x += w[p] * s;
+    }
+}
+
+/* One colour index per slice cell (-1: masked), with matplotlib's float32 chain:
+ * _make_image scales the data to [0.1, 0.9] by the slice's own min/max and back, then Normalize
+ * with the rescaled vmin/vmax, then Colormap: floor(256 t), 256 -> 255, clamp. */
+void lrsa__colour_indices(const float *s, int64_t n, const lrsa__colour_params *cp, int16_t *idx)
+{
+    float thrf = (float)cp->threshold;
+    float a_min = INFINITY, a_max = -INFINITY;
+    for (int64_t p = 0; p < n; p++) {
+        float v = s[p];
+        int masked = !(v == v) || !(fabsf(v) > thrf) ||
+                     (cp->vmin >= -cp->threshold && v < (float)cp->vmin) ||
+                     (cp->vmax <= cp->threshold && v > (float)cp->vmax);
+        idx[p] = masked ? -1 : 0;
+        if (!masked) {
+            a_min = v < a_min ? v : a_min;
+            a_max = v > a_max ? v : a_max;
+        }
+    }
+    if (a_min > a_max)
+        return;   /* everything masked */
+    const float off = (float)0.1;
+    float d = (float)(((double)a_max - (double)a_min) / 0.8);
+    int scale = a_min != a_max;
+    /* vrange goes through the same steps */
+    float vr[2] = { (float)cp->vmin, (float)cp->vmax };
+    for (int q = 0; q < 2; q++) {
+        float t = vr[q] - a_min;
+        if (scale)
+            t = t / d;
+        t = t + off;
+        t = t - off;
+        if (scale)
+            t = t * d;
+        vr[q] = t + a_min;
+    }
+    float span = vr[1] - vr[0];
+    for (int64_t p = 0; p < n; p++) {
+        if (idx[p] < 0)
+            continue;
+        float t = s[p] - a_min;
+        if (scale)
+            t = t / d;
+        t = t + off;
+        t = t - off;
+        if (scale)
+            t = t * d;
+        t = t + a_min;
+        float r = vr[0] == vr[1] ? 0.0f : (t - vr[0]) / span;
+        float xa = r * 256.0f;
+        int i;
+        if (xa == 256.0f)
+            i = 255;
+        else if (xa < 0)
+            i = 0;          /* under: the first colour */
+        else if (xa >= 256.0f)
+            i = 255;        /* over: the last colour */
+        else
+            i = (int)xa;
+        idx[p] = (int16_t)i;
+    }
+}
+
+static int64_t agg_iround(double v)
+{
+    return (int64_t)(v < 0.0 ? v - 0.5 : v + 0.5);
+}
+
+static int64_t clampi(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* imshow(extent=ext, origin="upper", interpolation="nearest") in axes box b with limits lim,
+ * drawn by Agg: the image is resampled to the pixel size of (axes box intersected with the
+ * extent), rounded up, sampled at pixel centres, pasted at the rounded position and clipped to
+ * the rounded axes box (inclusive). Canvas rows are counted from the top, display y from the bottom. */
+void lrsa__draw_panel(uint8_t *rgb, int64_t W, int64_t H, const lrsa__panel_box *b,
+                      const double lim[4], const double ext[4], const int16_t *idx, int64_t rows,
+                      int64_t cols, const uint8_t lut[256][3])
+{
+    double sx = (b->X1 - b->X0) / (lim[1] - lim[0]), sy = (b->Y1 - b->Y0) / (lim[3] - lim[2]);
+    double ex0 = b->X0 + (ext[0] - lim[0]) * sx, ex1 = b->X0 + (ext[1] - lim[0]) * sx;
+    double ey0 = b->Y0 + (ext[2] - lim[2]) * sy, ey1 = b->Y0 + (ext[3] - lim[2]) * sy;
+    double cx0 = fmax(b->X0, fmin(ex0, ex1)), cx1 = fmin(b->X1, fmax(ex0, ex1));
+    double cy0 = fmax(b->Y0, fmin(ey0, ey1)), cy1 = fmin(b->Y1, fmax(ey0, ey1));
+    if (!(cx1 > cx0) || !(cy1 > cy0))
+        return;
+    double wb = cx1 - cx0, hb = cy1 - cy0;
+    int64_t ow, oh;
+    if (fmod(wb, 1.0) != 0 || fmod(hb, 1.0) != 0) {
+        ow = (int64_t)ceil(wb);
+        oh = (int64_t)ceil(hb);
+    } else {
+        ow = (int64_t)wb;
+        oh = (int64_t)hb;
+    }
+    /* the Agg wrapper rounds the position (mpl_round: half away from zero), then truncates */
+    double lx = (double)(int64_t)(cx0 + 0.5), by = (double)(int64_t)(cy0 + 0.5);
+    int64_t left = (int64_t)lx, top = (int64_t)((double)H - (by + (double)oh));
+    int64_t clx0 = clampi((int64_t)floor(b->X0 + 0.5), 0, W - 1);
+    int64_t clx1 = clampi((int64_t)floor(b->X1 + 0.5), 0, W - 1);
+    int64_t cly0 = clampi((int64_t)floor((double)H - b->Y1 + 0.5), 0, H - 1);
+    int64_t cly1 = clampi((int64_t)floor((double)H - b->Y0 + 0.5), 0, H - 1);
+    double cell_w = (ext[1] - ext[0]) / (double)cols, cell_h = (ext[3] - ext[2]) / (double)rows;
+    /* Agg's span_interpolator_linear + span_image_filter_nn: the source position of each output
+     * pixel centre in 1/256 pixels, rounded at both ends of the row and interpolated in
+     * integers (dda2_line_interpolator) in between; the cell is position >> 8. */
+    double col0 = (lim[0] + (cx0 + 0.5 * wb / (double)ow - b->X0) / sx - ext[0]) / cell_w;
+    double col1 = (lim[0] + (cx0 + ((double)ow + 0.5) * wb / (double)ow - b->X0) / sx - ext[0]) / cell_w;
+    int64_t x1 = agg_iround(col0 * 256.0), x2 = agg_iround(col1 * 256.0);
+    for (int64_t v = 0; v < oh; v++) {
+        int64_t row = top + (oh - 1 - v);
+        if (row < cly0 || row > cly1)
+            continue;
+        double y = cy0 + ((double)v + 0.5) * hb / (double)oh;
+        double z = lim[2] + (y - b->Y0) / sy;
+        int64_t ry = agg_iround(((double)rows - (z - ext[2]) / cell_h) * 256.0) >> 8;
+        if (ry < 0 || ry >= rows)
+            continue;
+        const int16_t *irow = idx + ry * cols;
+        uint8_t *out = rgb + 3 * (row * W);
+        /* dda2_line_interpolator(x1, x2, ow) */
+        int64_t cnt = ow, lft = (x2 - x1) / cnt, rem = (x2 - x1) % cnt, mod = rem, xs = x1;
+        if (mod <= 0) {
+            mod += cnt;
+            rem += cnt;
+            lft--;
+        }
+        mod -= cnt;
+        for (int64_t u = 0; u < ow; u++) {
+            int64_t col = left + u, cx = xs >> 8;
+            mod += rem;
+            xs += lft;
+            if (mod > 0) {
+                mod -= cnt;
+                xs++;
+            }
+            if (col < clx0 || col > clx1 || cx < 0 || cx >= cols)
+                continue;
+            int16_t ci = irow[cx];
+            if (ci >= 0)
+                memcpy(out + 3 * col, lut[ci], 3);
+        }
+    }
+}
