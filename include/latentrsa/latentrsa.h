@@ -16,5 +16,13 @@
 #include "latentrsa/image.h"
 #include "latentrsa/bids.h"
 #include "latentrsa/synth.h"
+#include "latentrsa/imgproc.h"
+#include "latentrsa/plot.h"
+#include "latentrsa/render.h"
+#include "latentrsa/reduce.h"
+#include "latentrsa/rdm.h"
+#include "latentrsa/compare.h"
+#include "latentrsa/inference.h"
+#include "latentrsa/vit.h"
 
 #endif
