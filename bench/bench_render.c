@@ -1,12 +1,14 @@
 /* Render BOLD5000-sized volumes (106 x 106 x 69, int16, an oblique 2 mm affine) to 672 x 672
- * PNGs, as `latentrsa render` does, and time it. Prints "name seconds" lines (median of REPEATS
- * batches; seconds per volume, i.e. 1 / throughput, with all threads rendering a batch of BATCH
- * volumes in parallel):
+ * PNGs, as `latentrsa render` does (one workspace per thread, the fast PNG setting), and time
+ * it. Prints "name seconds" lines (median of REPEATS batches; seconds per volume, i.e.
+ * 1 / throughput, with all threads rendering a batch of BATCH volumes in parallel):
  *   render_cubic_png     paper look, cubic resampling, 660x350 -> 672x672, PNG written
  *   render_linear_png    the same with --interp linear
  *   render_cubic         cubic, image in memory only (no PNG)
  *   render_square224     cubic, square 224 x 224 canvas, PNG written
- * and "# bytes_per_png_672 N" (mean PNG size of the batch) for the render-cache estimate.
+ * each followed by NAME_cpu: the CPU time of the process (all threads) per volume, which a
+ * shared machine disturbs less than the wall time; and "# bytes_per_png_672 N" (mean PNG size
+ * of the batch) for the render-cache estimate.
  * The volume is written to VOLUME.nii.gz if that file does not exist, so that bench/ref_render.py
  * times nilearn on the same input.
  *   usage: bench_render VOLUME.nii.gz [REPEATS] [BATCH] */
@@ -28,6 +30,13 @@ static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -86,34 +95,39 @@ static int write_volume(const char *path)
     return rc ? -1 : 0;
 }
 
-/* Render `batch` copies (each slightly different) in parallel; seconds per volume. */
+/* Render `batch` copies (each slightly different) in parallel; wall seconds per volume (CPU
+ * seconds per volume in *cpu). */
 static double run_batch(const float *base, const int64_t dims[3], const double aff[4][4],
                         const lrsa_render_opts *o, int batch, const char *dir, int png,
-                        double *bytes)
+                        double *bytes, double *cpu)
 {
+    lrsa_png_opts po;
+    lrsa_png_opts_fast(&po);
     int64_t w, h, n = dims[0] * dims[1] * dims[2];
     lrsa_render_output_size(o, &w, &h, NULL);
     int failed = 0;
     double total_bytes = 0;
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
 #pragma omp parallel reduction(+ : failed, total_bytes)
     {
         float *vol = malloc(sizeof *vol * (size_t)n);
         uint8_t *rgb = malloc((size_t)(w * h * 3));
+        lrsa_render_work *work = NULL;
+        lrsa_render_work_new(&work, NULL);
 #pragma omp for schedule(dynamic, 1)
         for (int b = 0; b < batch; b++) {
             lrsa_err err;
             lrsa_err_init(&err);
             for (int64_t i = 0; i < n; i++)
                 vol[i] = base[i] + (float)((i * 7 + b * 13) % 5);
-            if (lrsa_render_volume(vol, dims, aff, o, rgb, NULL, &err)) {
+            if (lrsa_render_volume_work(work, vol, dims, aff, o, rgb, NULL, &err)) {
                 failed++;
                 continue;
             }
             if (png) {
                 char path[1100];
                 snprintf(path, sizeof path, "%s/bench_render_%d.png", dir, b);
-                if (lrsa_image_write_png(path, rgb, w, h, &err)) {
+                if (lrsa_image_write_png_ex(path, rgb, w, h, &po, &err)) {
                     failed++;
                     continue;
                 }
@@ -125,8 +139,10 @@ static double run_batch(const float *base, const int64_t dims[3], const double a
         }
         free(vol);
         free(rgb);
+        lrsa_render_work_free(work);
     }
     double t = now() - t0;
+    *cpu = (cpu_now() - c0) / batch;
     if (bytes)
         *bytes = total_bytes / batch;
     return failed ? -1 : t / batch;
@@ -172,15 +188,17 @@ int main(int argc, char **argv)
         o.interp = cases[c].interp;
         o.canvas = cases[c].canvas;
         o.size = cases[c].size;
-        double *t = malloc(sizeof *t * (size_t)repeats), bytes = 0;
+        double *t = malloc(sizeof *t * (size_t)repeats * 2), *tc = t + repeats, bytes = 0;
         for (int r = 0; r < repeats; r++)
             if ((t[r] = run_batch(vol, h.dims, (const double(*)[4])h.affine, &o, batch, tmp,
-                                  cases[c].png, &bytes)) < 0) {
+                                  cases[c].png, &bytes, &tc[r])) < 0) {
                 fprintf(stderr, "bench_render: %s failed\n", cases[c].name);
                 return 1;
             }
         qsort(t, (size_t)repeats, sizeof *t, cmp_double);
+        qsort(tc, (size_t)repeats, sizeof *tc, cmp_double);
         printf("%s %.6f\n", cases[c].name, t[repeats / 2]);
+        printf("%s_cpu %.6f\n", cases[c].name, tc[repeats / 2]);
         if (c == 0)
             printf("# bytes_per_png_672 %.0f\n", bytes);
         free(t);

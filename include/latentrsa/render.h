@@ -35,7 +35,8 @@
  * size 0 keeps 660x350. LRSA_CANVAS_SQUARE draws the three panels side by side directly on a
  * size x size white square, one scale for all three (mm are square), centred: no stretching.
  *
- * Threads: the functions are reentrant; render many volumes in parallel from the caller.
+ * Threads: the functions are reentrant; render many volumes in parallel from the caller, with
+ * one lrsa_render_work per thread.
  */
 #ifndef LATENTRSA_RENDER_H
 #define LATENTRSA_RENDER_H
@@ -100,6 +101,18 @@ typedef struct lrsa_render_info {
 int lrsa_render_volume(const float *vol, const int64_t dims[3], const double affine[4][4],
                        const lrsa_render_opts *opts, uint8_t *rgb, lrsa_render_info *info,
                        lrsa_err *err);
+
+/* ===== Reusable scratch ================================================= */
+/* A workspace keeps the buffers of one render for the next: render many volumes with one
+ * workspace per thread (never share one between threads at the same time) to skip the
+ * allocations and page faults of each volume. Results are identical with or without one. */
+typedef struct lrsa_render_work lrsa_render_work;
+int lrsa_render_work_new(lrsa_render_work **out, lrsa_err *err);
+void lrsa_render_work_free(lrsa_render_work *w);   /* NULL is fine */
+/* lrsa_render_volume with a workspace (w may be NULL: a temporary one is used). */
+int lrsa_render_volume_work(lrsa_render_work *w, const float *vol, const int64_t dims[3],
+                            const double affine[4][4], const lrsa_render_opts *opts, uint8_t *rgb,
+                            lrsa_render_info *info, lrsa_err *err);
 
 /* ===== The parts, exposed for tests ===================================== */
 /* matplotlib's 256-entry cold_hot table as bytes (lut[i][c] = uint8(lut_float * 255)). */

@@ -327,6 +327,10 @@ int cmd_render(int argc, char **argv, cli_ctx *cli)
             {
                 float *vol = malloc((size_t)nvox * sizeof *vol);
                 uint8_t *rgb = malloc(pixels);
+                lrsa_render_work *work = NULL;
+                lrsa_render_work_new(&work, NULL);   /* NULL: renders fall back to their own */
+                lrsa_png_opts po;
+                lrsa_png_opts_fast(&po);
 #pragma omp for schedule(dynamic, 1) reduction(+ : empty, nonfinite)
                 for (int64_t i = 0; i < n; i++) {
                     lrsa_err e;
@@ -337,8 +341,8 @@ int cmd_render(int argc, char **argv, cli_ctx *cli)
                     if (!r)
                         r = lrsa_nifti_bricks_volume(bricks, i, vol, (size_t)nvox, &e);
                     if (!r) {
-                        r = lrsa_render_volume(vol, h->dims, (const double(*)[4])h->affine, &ro, rgb,
-                                               &info, &e);
+                        r = lrsa_render_volume_work(work, vol, h->dims, (const double(*)[4])h->affine,
+                                                    &ro, rgb, &info, &e);
                         if (r)
                             lrsa_err_prefix(&e, "'%s' volume %lld", bold, (long long)jobs[a + i].volume);
                     }
@@ -346,7 +350,7 @@ int cmd_render(int argc, char **argv, cli_ctx *cli)
                         empty += info.empty;
                         nonfinite += info.nonfinite > 0;
                         p = lrsa_path_join(output, jobs[a + i].path, &e);
-                        r = p ? lrsa_image_write_png(p, rgb, ow, oh, &e) : LRSA_ENOMEM;
+                        r = p ? lrsa_image_write_png_ex(p, rgb, ow, oh, &po, &e) : LRSA_ENOMEM;
                     }
                     free(p);
                     if (!r && a + i < CONTACT_MAX) {
@@ -367,6 +371,7 @@ int cmd_render(int argc, char **argv, cli_ctx *cli)
                 }
                 free(vol);
                 free(rgb);
+                lrsa_render_work_free(work);
             }
             if (fail_at >= 0) {
                 err = ferr;

@@ -13,6 +13,7 @@
 #include <jpeglib.h>
 #include <jerror.h>
 #include <png.h>
+#include <zlib.h>
 
 #define IMAGE_MAX_FILE ((size_t)256 << 20)
 
@@ -533,7 +534,7 @@ static void png_enc_on_error(png_structp png, png_const_charp msg)
 }
 
 static int encode_png(png_enc *s, const char *path, const uint8_t *rgb, int64_t w, int64_t h,
-                      lrsa_err *err)
+                      const lrsa_png_opts *o, lrsa_err *err)
 {
     int rc = LRSA_OK;
     if ((rc = lrsa_outfile_open(&s->of, path, err)))
@@ -550,6 +551,17 @@ static int encode_png(png_enc *s, const char *path, const uint8_t *rgb, int64_t 
         goto done;
     }
     png_init_io(s->png, s->of.fp);
+    if (o->level >= 0)
+        png_set_compression_level(s->png, o->level);
+    if (o->filter != LRSA_PNG_FILTER_ADAPTIVE) {
+        static const int filters[] = { 0, PNG_FILTER_NONE, PNG_FILTER_SUB, PNG_FILTER_UP,
+                                       PNG_FILTER_AVG, PNG_FILTER_PAETH };
+        png_set_filter(s->png, PNG_FILTER_TYPE_BASE, filters[o->filter]);
+    }
+    if (o->strategy == LRSA_PNG_STRATEGY_RLE)
+        png_set_compression_strategy(s->png, Z_RLE);
+    else if (o->strategy == LRSA_PNG_STRATEGY_FILTERED)
+        png_set_compression_strategy(s->png, Z_FILTERED);
     png_set_IHDR(s->png, s->info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(s->png, s->info);
@@ -564,13 +576,47 @@ done:
     return rc;
 }
 
-int lrsa_image_write_png(const char *path, const uint8_t *rgb, int64_t width, int64_t height,
-                         lrsa_err *err)
+void lrsa_png_opts_init(lrsa_png_opts *opts)
 {
+    opts->level = -1;
+    opts->filter = LRSA_PNG_FILTER_ADAPTIVE;
+    opts->strategy = LRSA_PNG_STRATEGY_DEFAULT;
+}
+
+void lrsa_png_opts_fast(lrsa_png_opts *opts)
+{
+    opts->level = 1;
+    opts->filter = LRSA_PNG_FILTER_UP;
+    opts->strategy = LRSA_PNG_STRATEGY_RLE;
+}
+
+int lrsa_image_write_png_ex(const char *path, const uint8_t *rgb, int64_t width, int64_t height,
+                            const lrsa_png_opts *opts, lrsa_err *err)
+{
+    lrsa_png_opts def;
+    if (!opts) {
+        lrsa_png_opts_init(&def);
+        opts = &def;
+    }
+    if (opts->level < -1 || opts->level > 9)
+        return LRSA_FAIL(err, LRSA_EMISUSE, "'%s': png level must be -1 to 9, not %d", path,
+                         opts->level);
+    if (opts->filter < LRSA_PNG_FILTER_ADAPTIVE || opts->filter > LRSA_PNG_FILTER_PAETH)
+        return LRSA_FAIL(err, LRSA_EMISUSE, "'%s': unknown png filter %d", path,
+                         opts->filter);
+    if (opts->strategy < LRSA_PNG_STRATEGY_DEFAULT || opts->strategy > LRSA_PNG_STRATEGY_FILTERED)
+        return LRSA_FAIL(err, LRSA_EMISUSE, "'%s': unknown png strategy %d", path,
+                         opts->strategy);
     int rc = check_write(path, rgb, width, height, err);
     if (rc)
         return rc;
     png_enc s;
     memset(&s, 0, sizeof s);
-    return encode_png(&s, path, rgb, width, height, err);
+    return encode_png(&s, path, rgb, width, height, opts, err);
+}
+
+int lrsa_image_write_png(const char *path, const uint8_t *rgb, int64_t width, int64_t height,
+                         lrsa_err *err)
+{
+    return lrsa_image_write_png_ex(path, rgb, width, height, NULL, err);
 }

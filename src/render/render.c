@@ -38,15 +38,51 @@ int lrsa_render_output_size(const lrsa_render_opts *o, int64_t *width, int64_t *
     return LRSA_OK;
 }
 
+void *lrsa__buf_get(lrsa__buf *b, size_t bytes, const char *what, lrsa_err *err)
+{
+    if (bytes <= b->cap && b->p)
+        return b->p;
+    size_t cap = bytes + bytes / 8 + 64;
+    void *p = lrsa_malloc(cap, what, err);
+    if (!p)
+        return NULL;
+    free(b->p);
+    b->p = p;
+    b->cap = cap;
+    return p;
+}
+
+int lrsa_render_work_new(lrsa_render_work **out, lrsa_err *err)
+{
+    *out = lrsa_calloc(1, sizeof **out, "render workspace", err);
+    return *out ? LRSA_OK : LRSA_ENOMEM;
+}
+
+void lrsa_render_work_free(lrsa_render_work *w)
+{
+    if (!w)
+        return;
+    for (int i = 0; i < LRSA__W_N; i++)
+        free(w->b[i].p);
+    free(w);
+}
+
+int lrsa_render_volume(const float *vol, const int64_t dims[3], const double affine[4][4],
+                       const lrsa_render_opts *opts, uint8_t *rgb, lrsa_render_info *info,
+                       lrsa_err *err)
+{
+    return lrsa_render_volume_work(NULL, vol, dims, affine, opts, rgb, info, err);
+}
+
 /* The three panels in display order: coronal (y cut), sagittal (x cut), axial (z cut). For each:
  * the cut axis, the horizontal and vertical grid axes. */
 static const int panel_cut[3] = { 1, 0, 2 };
 static const int panel_h[3] = { 0, 1, 0 };
 static const int panel_v[3] = { 2, 2, 1 };
 
-int lrsa_render_volume(const float *vol, const int64_t dims[3], const double affine[4][4],
-                       const lrsa_render_opts *opts, uint8_t *rgb, lrsa_render_info *info,
-                       lrsa_err *err)
+int lrsa_render_volume_work(lrsa_render_work *work, const float *vol, const int64_t dims[3],
+                            const double affine[4][4], const lrsa_render_opts *opts, uint8_t *rgb,
+                            lrsa_render_info *info, lrsa_err *err)
 {
     int64_t ow, oh;
     int rc = lrsa_render_output_size(opts, &ow, &oh, err);
@@ -57,16 +93,23 @@ int lrsa_render_volume(const float *vol, const int64_t dims[3], const double aff
             return LRSA_FAIL(err, LRSA_EUNSUPPORTED,
                              "a 3-D volume is needed: axis %d has %lld voxel(s)", a,
                              (long long)dims[a]);
+    lrsa_render_work *own = NULL;
+    if (!work) {
+        if ((rc = lrsa_render_work_new(&own, err)))
+            return rc;
+        work = own;
+    }
     lrsa_render_info local;
     if (!info)
         info = &local;
     memset(info, 0, sizeof *info);
-    float *fin = NULL, *slice[3] = { NULL, NULL, NULL };
+    float *fin = NULL, *slice = NULL;
     int16_t *cidx = NULL;
     uint8_t *canvas = NULL;
-    lrsa_render_view *v = NULL;
+    lrsa_render_view view, *v = &view;
+    memset(v, 0, sizeof *v);
     int64_t n = dims[0] * dims[1] * dims[2];
-    fin = lrsa_malloc((size_t)n * sizeof *fin, "render volume", err);
+    fin = lrsa__buf_get(&work->b[LRSA__W_FIN], (size_t)n * sizeof *fin, "render volume", err);
     if (!fin) {
         rc = LRSA_ENOMEM;
         goto done;
@@ -91,10 +134,10 @@ int lrsa_render_volume(const float *vol, const int64_t dims[3], const double aff
         info->vmax = mx;
     }
     /* 2. cut coordinates on the original grid */
-    if ((rc = lrsa_render_cut_coords(fin, dims, affine, opts->threshold, info->cut, err)))
+    if ((rc = lrsa__cut_coords_work(work, fin, dims, affine, opts->threshold, info->cut, err)))
         goto done;
     /* 3. world-aligned view; 4. visible bounding box */
-    if ((rc = lrsa_render_view_new(fin, dims, affine, opts->interp, &v, err)))
+    if ((rc = lrsa__view_init(v, work, fin, dims, affine, opts->interp, err)))
         goto done;
     float thrf = (float)opts->threshold;
     if ((rc = lrsa__view_prepare(v, thrf, err)))
@@ -166,7 +209,7 @@ int lrsa_render_volume(const float *vol, const int64_t dims[3], const double aff
         info->panel[p][3] = (double)ch - box[p].Y0;
     }
     if (opts->canvas == LRSA_CANVAS_NILEARN && opts->size) {
-        canvas = lrsa_malloc((size_t)(cw * ch * 3), "render canvas", err);
+        canvas = lrsa__buf_get(&work->b[LRSA__W_CANVAS], (size_t)(cw * ch * 3), "render canvas", err);
         if (!canvas) {
             rc = LRSA_ENOMEM;
             goto done;
@@ -184,33 +227,32 @@ int lrsa_render_volume(const float *vol, const int64_t dims[3], const double aff
         if (info->cut_index[ca] < 0)
             continue;
         int64_t cols = g[ha], rows = g[va];
-        free(slice[0]);
-        free(cidx);
-        slice[0] = lrsa_malloc((size_t)(rows * cols) * sizeof *slice[0], "render slice", err);
-        cidx = lrsa_malloc((size_t)(rows * cols) * sizeof *cidx, "render slice", err);
-        if (!slice[0] || !cidx) {
+        slice = lrsa__buf_get(&work->b[LRSA__W_SLICE], (size_t)(rows * cols) * sizeof *slice,
+                              "render slice", err);
+        cidx = lrsa__buf_get(&work->b[LRSA__W_CIDX], (size_t)(rows * cols) * sizeof *cidx,
+                             "render slice", err);
+        if (!slice || !cidx) {
             rc = LRSA_ENOMEM;
             goto done;
         }
-        int64_t q[3];
-        q[ca] = info->cut_index[ca];
+        int64_t q[3 * 64];
         for (int64_t r = 0; r < rows; r++)
-            for (int64_t c = 0; c < cols; c++) {
-                q[ha] = c;
-                q[va] = rows - 1 - r;   /* np.rot90: the top row is the last index */
-                slice[0][r * cols + c] = lrsa__view_value_or_nan(v, q[0], q[1], q[2]);
+            for (int64_t c0 = 0; c0 < cols; c0 += 64) {
+                int64_t cnt = cols - c0 < 64 ? cols - c0 : 64;
+                for (int64_t u = 0; u < cnt; u++) {
+                    q[3 * u + ca] = info->cut_index[ca];
+                    q[3 * u + ha] = c0 + u;
+                    q[3 * u + va] = rows - 1 - r;   /* np.rot90: the top row is the last index */
+                }
+                lrsa__view_values_or_nan(v, q, cnt, slice + r * cols + c0);
             }
-        lrsa__colour_indices(slice[0], rows * cols, &cp, cidx);
+        lrsa__colour_indices(slice, rows * cols, &cp, cidx);
         lrsa__draw_panel(canvas, cw, ch, &box[p], lim[p], ext[p], cidx, rows, cols, lut);
     }
     if (canvas != rgb)
         rc = lrsa_resize_bilinear_rgb8(canvas, cw, ch, rgb, ow, oh, err);
 done:
-    if (canvas != rgb)
-        free(canvas);
-    free(slice[0]);
-    free(cidx);
-    lrsa_render_view_free(v);
-    free(fin);
+    lrsa__view_release(v);
+    lrsa_render_work_free(own);
     return rc;
 }

@@ -9,6 +9,44 @@
 float lrsa__np_sum_f32(const float *a, int64_t n);
 double lrsa__np_sum_f64(const double *a, int64_t n);
 
+/* ===== Reusable scratch (per-thread workspaces) ========================= */
+typedef struct lrsa__buf { void *p; size_t cap; } lrsa__buf;
+/* At least `bytes` bytes (contents not kept when it grows); NULL with LRSA_ENOMEM set. */
+void *lrsa__buf_get(lrsa__buf *b, size_t bytes, const char *what, lrsa_err *err);
+
+enum {
+    LRSA__W_FIN,     /* finite copy of the volume (float) */
+    LRSA__W_MAP,     /* cut coordinates: C-order copy (float) */
+    LRSA__W_RUNS,    /* runs of a mask (lrsa__run) */
+    LRSA__W_LINES,   /* first run of each line (int32) */
+    LRSA__W_PARENT,  /* union-find parents (int32) */
+    LRSA__W_SIZE,    /* component sizes (int64) */
+    LRSA__W_SUB,     /* the component's box (float) */
+    LRSA__W_SUB2,    /* the second component's box (float) */
+    LRSA__W_VALS,    /* masked values (float) */
+    LRSA__W_COEF,    /* spline coefficients (double) */
+    LRSA__W_ACC,     /* prefilter accumulators and transposes (double) */
+    LRSA__W_MAYBE,   /* screening mask (uint8) */
+    LRSA__W_TMP,     /* screening scratch (uint8) */
+    LRSA__W_CANVAS,  /* 660x350 figure (uint8) */
+    LRSA__W_SLICE,   /* one slice (float) */
+    LRSA__W_CIDX,    /* its colour indices (int16) */
+    LRSA__W_N
+};
+struct lrsa_render_work {
+    lrsa__buf b[LRSA__W_N];
+};
+
+/* One run of a mask along the fastest axis: [start, end). */
+typedef struct lrsa__run { int32_t start, end; } lrsa__run;
+
+/* find_xyz_cut_coords with a workspace (the fast path) and the plain voxel-by-voxel version
+ * kept as the reference for tests; both give identical results. */
+int lrsa__cut_coords_work(lrsa_render_work *w, const float *vol, const int64_t dims[3],
+                          const double affine[4][4], double threshold, double xyz[3], lrsa_err *err);
+int lrsa__cut_coords_naive(const float *vol, const int64_t dims[3], const double affine[4][4],
+                           double threshold, double xyz[3], lrsa_err *err);
+
 /* 4x4 helpers. */
 int lrsa__inv4(const double a[4][4], double out[4][4]);
 void lrsa__apply4(const double a[4][4], const double in[3], double out[3]);
@@ -32,7 +70,18 @@ struct lrsa_render_view {
     double Ainv[3][3];         /* inverse of A */
     int64_t region[6];         /* grid box [lo, hi] (inclusive) that can hold visible voxels */
     int region_empty;
+    lrsa_render_work *work;    /* coef and maybe belong to it when not NULL */
 };
+
+/* Set up a view in place; with a workspace, coef/maybe live in it and the prefilter is the
+ * fast one. Release with lrsa__view_release (also after a failure). */
+int lrsa__view_init(lrsa_render_view *v, lrsa_render_work *w, const float *vol,
+                    const int64_t dims[3], const double affine[4][4], int interp, lrsa_err *err);
+void lrsa__view_release(lrsa_render_view *v);
+/* scipy's spline_filter(order 3): the plain version (allocates *out) and the fast one (c holds
+ * d[0]*d[1]*d[2] doubles, scratch 2*d[0]*d[1] + 256); identical bits. */
+int lrsa__prefilter_naive(const float *vol, const int64_t d[3], double **out, lrsa_err *err);
+void lrsa__prefilter(const float *vol, const int64_t d[3], double *c, double *scratch);
 
 /* Visible: |v| > thr in float32, as numpy's masked_inside(data, -thr, thr) leaves unmasked. */
 static inline int lrsa__visible(float v, float thr)
@@ -46,5 +95,7 @@ int lrsa__view_prepare(lrsa_render_view *v, float thr, lrsa_err *err);
 int lrsa__view_visible_box(const lrsa_render_view *v, int64_t box[6]);
 /* Value at a grid voxel, or NaN when it is certainly invisible (skips the interpolation). */
 float lrsa__view_value_or_nan(const lrsa_render_view *v, int64_t i, int64_t j, int64_t k);
+/* The same for cnt voxels g[3p..3p+2] at once (cubic: four evaluations per vector); the same bits. */
+void lrsa__view_values_or_nan(const lrsa_render_view *v, const int64_t *g, int64_t cnt, float *out);
 
 #endif

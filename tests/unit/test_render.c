@@ -8,6 +8,7 @@
 #include "latentrsa/nifti.h"
 #include "latentrsa/npy.h"
 #include "latentrsa/render.h"
+#include "../../src/render/render_impl.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -373,6 +374,148 @@ static void test_canvases(void)
     free(v);
 }
 
+/* A random oblique volume: a few blobs of either sign over noise, some exact ties. */
+static float *random_volume(lrsa_rng *rng, int64_t d[3], double aff[4][4], int kind)
+{
+    d[0] = 3 + (int64_t)lrsa_rng_below(rng, 28);
+    d[1] = 3 + (int64_t)lrsa_rng_below(rng, 28);
+    d[2] = 3 + (int64_t)lrsa_rng_below(rng, 20);
+    if (kind == 3)   /* z lines of exactly 64 and 128 voxels (the run finder's word size) */
+        d[2] = lrsa_rng_below(rng, 2) ? 64 : 128;
+    int64_t n = d[0] * d[1] * d[2];
+    float *v = malloc(sizeof *v * (size_t)n);
+    for (int64_t p = 0; p < n; p++)
+        v[p] = (float)(60 + 50 * lrsa_rng_normal(rng));
+    for (int b = 0; b < 3; b++) {
+        double cx = lrsa_rng_uniform(rng) * (double)d[0], cy = lrsa_rng_uniform(rng) * (double)d[1];
+        double cz = lrsa_rng_uniform(rng) * (double)d[2], r = 1 + 4 * lrsa_rng_uniform(rng);
+        double amp = (kind == 1 && b == 1 ? -1 : 1) * (300 + 900 * lrsa_rng_uniform(rng));
+        for (int64_t k = 0; k < d[2]; k++)
+            for (int64_t j = 0; j < d[1]; j++)
+                for (int64_t i = 0; i < d[0]; i++) {
+                    double q = ((double)i - cx) * ((double)i - cx) + ((double)j - cy) * ((double)j - cy) +
+                               ((double)k - cz) * ((double)k - cz);
+                    if (q < r * r)
+                        v[i + d[0] * (j + d[1] * k)] += (float)amp;
+                }
+    }
+    if (kind == 2)   /* two equal cubes: a tie between components */
+        for (int64_t p = 0; p < n; p++) {
+            int64_t i = p % d[0], j = (p / d[0]) % d[1];
+            v[p] = (i == 0 || i == d[0] - 1) && j < 2 ? 500.0f : 0.0f;
+        }
+    if (kind == 3)   /* runs that reach the end of the z lines */
+        for (int64_t p = n - d[0] * d[1] * 5; p < n; p++)
+            v[p] = 700.0f;
+    double c = cos(0.2 + 0.1 * kind), s = sin(0.2 + 0.1 * kind);
+    double a[4][4] = { { 2, 0.1, 0, -20 }, { 0, 2 * c, -2 * s, -18 }, { 0.05, 2 * s, 2 * c, -12 },
+                       { 0, 0, 0, 1 } };
+    memcpy(aff, a, sizeof a);
+    return v;
+}
+
+/* The fast paths (runs, fused sums, blocked and vectorised prefilter, four-lane cubic
+ * evaluation, workspaces, PNG settings) against the plain ones: identical bits, no tolerance. */
+static void test_fast_paths(void)
+{
+    lrsa_rng rng;
+    lrsa_rng_seed(&rng, 2024);
+    lrsa_err err;
+    lrsa_err_init(&err);
+    lrsa_render_work *w = NULL;
+    CHECK_INT(lrsa_render_work_new(&w, &err), LRSA_OK);
+    int64_t cut_diff = 0, coef_diff = 0, val_diff = 0, nval = 0;
+    for (int it = 0; it < 40; it++) {
+        int64_t d[3];
+        double aff[4][4];
+        float *v = random_volume(&rng, d, aff, it % 4);
+        static const double thr[] = { 0, 100, 400, 5000 };
+        for (int t = 0; t < 4; t++) {
+            double a[3], b[3];
+            CHECK_INT(lrsa__cut_coords_naive(v, d, (const double(*)[4])aff, thr[t], a, &err), LRSA_OK);
+            CHECK_INT(lrsa__cut_coords_work(w, v, d, (const double(*)[4])aff, thr[t], b, &err), LRSA_OK);
+            cut_diff += memcmp(a, b, sizeof a) != 0;
+        }
+        int64_t n = d[0] * d[1] * d[2];
+        double *ref = NULL, *fast = malloc(sizeof *fast * (size_t)n);
+        double *scratch = malloc(sizeof *scratch * (size_t)(2 * d[0] * d[1] + 256));
+        CHECK_INT(lrsa__prefilter_naive(v, d, &ref, &err), LRSA_OK);
+        lrsa__prefilter(v, d, fast, scratch);
+        coef_diff += ref && memcmp(ref, fast, sizeof *fast * (size_t)n) != 0;
+        free(ref);
+        free(fast);
+        free(scratch);
+        lrsa_render_view view;
+        CHECK_INT(lrsa__view_init(&view, w, v, d, (const double(*)[4])aff, LRSA_INTERP_CUBIC, &err), LRSA_OK);
+        CHECK_INT(lrsa__view_prepare(&view, 100.0f, &err), LRSA_OK);
+        int64_t g[3 * 37];
+        float got[37];
+        for (int64_t k = 0; k < view.dims[2]; k += 3)
+            for (int64_t j = 0; j < view.dims[1]; j++) {
+                int64_t cnt = view.dims[0] < 37 ? view.dims[0] : 37;
+                for (int64_t i = 0; i < cnt; i++)
+                    g[3 * i] = i, g[3 * i + 1] = j, g[3 * i + 2] = k;
+                lrsa__view_values_or_nan(&view, g, cnt, got);
+                for (int64_t i = 0; i < cnt; i++) {
+                    float want = lrsa__view_value_or_nan(&view, i, j, k);
+                    val_diff += memcmp(&want, &got[i], sizeof want) != 0;
+                    nval++;
+                }
+            }
+        lrsa__view_release(&view);
+        /* a shared workspace gives the same picture as a fresh one */
+        lrsa_render_opts o;
+        lrsa_render_opts_init(&o);
+        o.size = it % 2 ? 672 : 0;
+        int64_t ow, oh;
+        lrsa_render_output_size(&o, &ow, &oh, &err);
+        uint8_t *p1 = malloc((size_t)(ow * oh * 3)), *p2 = malloc((size_t)(ow * oh * 3));
+        CHECK_INT(lrsa_render_volume_work(w, v, d, (const double(*)[4])aff, &o, p1, NULL, &err), LRSA_OK);
+        CHECK_INT(lrsa_render_volume(v, d, (const double(*)[4])aff, &o, p2, NULL, &err), LRSA_OK);
+        CHECK(memcmp(p1, p2, (size_t)(ow * oh * 3)) == 0);
+        free(p1);
+        free(p2);
+        free(v);
+    }
+    CHECK_MSG(cut_diff == 0, "%lld cut coordinates differ from the plain version", (long long)cut_diff);
+    CHECK_MSG(coef_diff == 0, "%lld prefilters differ from the plain version", (long long)coef_diff);
+    CHECK_MSG(val_diff == 0, "%lld of %lld batched values differ", (long long)val_diff, (long long)nval);
+    fprintf(stderr, "   fast vs plain: cut coordinates, coefficients and %lld values bit-identical\n",
+            (long long)nval);
+    /* PNG settings: every one decodes to the same pixels; bad settings are refused */
+    int64_t d[3];
+    double aff[4][4];
+    float *v = blob(d, aff);
+    lrsa_render_opts o;
+    lrsa_render_opts_init(&o);
+    uint8_t *rgb = malloc(672 * 672 * 3);
+    CHECK_INT(lrsa_render_volume_work(w, v, d, (const double(*)[4])aff, &o, rgb, NULL, &err), LRSA_OK);
+    char path[2100];
+    snprintf(path, sizeof path, "%s/render_png_opts.png", harness_tmpdir());
+    for (int f = LRSA_PNG_FILTER_ADAPTIVE; f <= LRSA_PNG_FILTER_PAETH; f++)
+        for (int st = LRSA_PNG_STRATEGY_DEFAULT; st <= LRSA_PNG_STRATEGY_FILTERED; st++) {
+            lrsa_png_opts po = { f == 3 ? 1 : (f * 2) % 10, f, st };
+            if (f == 0 && st == 0)
+                lrsa_png_opts_fast(&po);
+            CHECK_INT(lrsa_image_write_png_ex(path, rgb, 672, 672, &po, &err), LRSA_OK);
+            lrsa_image back = { 0, 0, NULL };
+            CHECK_INT(lrsa_image_read(path, &back, &err), LRSA_OK);
+            CHECK(back.data && back.width == 672 && back.height == 672 &&
+                  memcmp(back.data, rgb, 672 * 672 * 3) == 0);
+            lrsa_image_release(&back);
+        }
+    lrsa_png_opts bad;
+    lrsa_png_opts_init(&bad);
+    bad.level = 10;
+    CHECK_ERR(lrsa_image_write_png_ex(path, rgb, 672, 672, &bad, &err), err, LRSA_EMISUSE, "level");
+    lrsa_png_opts_init(&bad);
+    bad.filter = 9;
+    CHECK_ERR(lrsa_image_write_png_ex(path, rgb, 672, 672, &bad, &err), err, LRSA_EMISUSE, "filter");
+    free(rgb);
+    free(v);
+    lrsa_render_work_free(w);
+}
+
 int main(void)
 {
     const char *src = getenv("LRSA_SRC");
@@ -390,6 +533,7 @@ int main(void)
     RUN(test_lut);
     RUN(test_bad_input);
     RUN(test_canvases);
+    RUN(test_fast_paths);
     if (expected)
         RUN(test_fixtures);
     cJSON_Delete(expected);
