@@ -1,10 +1,13 @@
 /* z-score + truncated SVD to K components of one .npy (bench/make_reduce_input.py writes it; the
- * issue's size is 5000 x 20000 -> 715): times zscore+topk (median of REPEATS), zscore+randomized
- * (median of REPEATS) and zscore+exact (once), printed as "name seconds" lines on stdout:
+ * issue's size is 5000 x 20000 -> 715): times zscore+topk, zscore+lanczos and zscore+randomized
+ * (median of REPEATS each) and zscore+exact (once), printed as "name seconds" lines on stdout
+ * (wall seconds):
  *     reduce_topk S
+ *     reduce_lanczos S
  *     reduce_randomized S
  *     reduce_exact S
- * then the accuracy of topk and randomized against exact on stderr: the max relative error of the
+ * On stderr each run also gives its wall and CPU seconds (all threads) and the z-scoring share;
+ * then the accuracy of topk, lanczos and randomized against exact: the max relative error of the
  * singular values, the relative Frobenius error of the projection, and what the RSA downstream
  * sees: the max |difference| of the correlation-distance RDMs (1 - Pearson between rows of the
  * projection) and the Pearson r of their upper triangles. With SKLEARN_PROJ.npy SKLEARN_SV.npy
@@ -50,17 +53,22 @@ static double run_once(const lrsa_tensor *X, lrsa_svd_solver solver, int64_t k, 
         o.tol = atof(getenv("TOPK_TOL"));
     if (getenv("TOPK_BLOCK"))
         o.block = atoll(getenv("TOPK_BLOCK"));
+    if (getenv("TOPK_ITER"))
+        o.topk_iter = atoi(getenv("TOPK_ITER"));
+    if (getenv("TOPK_OVERSAMPLE"))
+        o.topk_oversample = atoll(getenv("TOPK_OVERSAMPLE"));
     lrsa_err err;
     lrsa_err_init(&err);
     double t0 = now();
     clock_t c0 = clock();
     int rc = lrsa_standardize(Y, n, d, NULL, NULL, NULL, NULL, &err);
+    double tz = now() - t0, cz = (double)(clock() - c0) / CLOCKS_PER_SEC;
     if (!rc)
         rc = lrsa_svd_truncated(Y, n, d, &o, res, NULL, &err);
     double t = now() - t0;
     /* CPU time of all threads: on a shared machine with one thread it is what a quiet core takes */
-    fprintf(stderr, "# %s: %.3f s wall, %.3f s cpu\n", lrsa_svd_solver_name(solver), t,
-            (double)(clock() - c0) / CLOCKS_PER_SEC);
+    fprintf(stderr, "# %s: %.3f s wall, %.3f s cpu (z-scoring %.3f s wall, %.3f s cpu)\n",
+            lrsa_svd_solver_name(solver), t, (double)(clock() - c0) / CLOCKS_PER_SEC, tz, cz);
     free(Y);
     if (rc) {
         fprintf(stderr, "bench_reduce: %s\n", err.msg);
@@ -144,11 +152,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_reduce: %s\n", X ? "expected a 2-d matrix" : err.msg);
         return 1;
     }
-    const lrsa_svd_solver solvers[2] = { LRSA_SVD_TOPK, LRSA_SVD_RANDOMIZED };
-    const char *names[2] = { "reduce_topk", "reduce_randomized" };
-    lrsa_svd_result res[2] = { { 0 } }, ex = { 0 };
+    enum { NS = 3 };
+    const lrsa_svd_solver solvers[NS] = { LRSA_SVD_TOPK, LRSA_SVD_LANCZOS, LRSA_SVD_RANDOMIZED };
+    const char *names[NS] = { "reduce_topk", "reduce_lanczos", "reduce_randomized" };
+    lrsa_svd_result res[NS] = { { 0 } }, ex = { 0 };
     double t[100];
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < NS; s++) {
         for (int r = 0; r < repeats; r++) {
             lrsa_svd_result_release(&res[s]);
             if ((t[r] = run_once(X, solvers[s], k, &res[s])) < 0)
@@ -157,9 +166,9 @@ int main(int argc, char **argv)
         qsort(t, (size_t)repeats, sizeof *t, cmp_double);
         printf("%s %.4f\n", names[s], t[repeats / 2]);
         fflush(stdout);
-        if (s == 0)
-            fprintf(stderr, "# topk: %d multiplications by G, converged %d, scaled residual %.2g\n",
-                    res[0].iterations, res[0].converged, res[0].max_residual);
+        if (solvers[s] != LRSA_SVD_RANDOMIZED)
+            fprintf(stderr, "# %s: %d multiplications by G, converged %d, scaled residual %.2g\n",
+                    lrsa_svd_solver_name(solvers[s]), res[s].iterations, res[s].converged, res[s].max_residual);
     }
     double te = run_once(X, LRSA_SVD_EXACT, k, &ex);
     if (te < 0)
@@ -177,8 +186,8 @@ int main(int argc, char **argv)
         evsum += ex.explained_variance_ratio[j];
     fprintf(stderr, "# %lld x %lld -> %lld components, explained variance ratio sum (exact) %.4f\n",
             (long long)n, (long long)X->shape[1], (long long)ex.k, evsum);
-    score("topk", res[0].proj, res[0].singular_values, &ex, Rex, R);
-    score("randomized", res[1].proj, res[1].singular_values, &ex, Rex, R);
+    for (int s = 0; s < NS; s++)
+        score(lrsa_svd_solver_name(solvers[s]), res[s].proj, res[s].singular_values, &ex, Rex, R);
     if (argc > 5) {
         lrsa_tensor *Ps = NULL;
         lrsa_npy_mapping *sv = NULL;
@@ -198,8 +207,8 @@ int main(int argc, char **argv)
     }
     free(Rex);
     free(R);
-    lrsa_svd_result_release(&res[0]);
-    lrsa_svd_result_release(&res[1]);
+    for (int s = 0; s < NS; s++)
+        lrsa_svd_result_release(&res[s]);
     lrsa_svd_result_release(&ex);
     lrsa_tensor_free(X);
     return 0;

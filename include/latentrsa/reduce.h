@@ -27,7 +27,19 @@
  *  - LRSA_SVD_EXACT: G in double (float data converted block by block, dsyrk), then LAPACK's
  *    dsyevr for the top k eigenpairs (all of them for a variance target), then Vk = Xᵀ·U·S⁻¹ (or
  *    P = X·V when d < n) in double. The reference.
- *  - LRSA_SVD_TOPK (default): G by float ssyrk over column blocks of LRSA_TOPK_GRAM_BLOCK summed in
+ *  - LRSA_SVD_TOPK (default, fast): G in float by one threaded ssyrk (float accumulation), then
+ *    randomized subspace iteration on G: a Gaussian block of b = k + p columns (p = opts.
+ *    topk_oversample, default clamp(k / 8, LRSA_TOPK_OVERSAMPLE_MIN, LRSA_TOPK_OVERSAMPLE_MAX)),
+ *    q = opts.topk_iter (default LRSA_TOPK_ITER) multiplications by G each normalised by LU with
+ *    partial pivoting, then one Rayleigh-Ritz step (QR, W = G·Q, the b x b problem Qᵀ·W in double,
+ *    dsyevd), and Vk = Xᵀ·U·S⁻¹ by one sgemm. No tolerance: an approximation like RANDOMIZED (q
+ *    multiplications by G see the spectrum as scikit-learn's q - 1/2 power iterations do), more
+ *    accurate than scikit-learn's randomized TruncatedSVD on the bench data (docs/cli/reduce.md).
+ *    result.iterations = q + 1, converged = 1, max_residual = the residual measure of LANCZOS for
+ *    information. When 2b > m (small problems) the dense eigensolver of EXACT is used on G in
+ *    double.
+ *  - LRSA_SVD_LANCZOS (accurate; the default "topk" before the performance work): G by float ssyrk
+ *    over column blocks of LRSA_TOPK_GRAM_BLOCK summed in
  *    double; then block Lanczos on G (float sgemm): a Krylov basis K = [B_0, B_1, ...] of blocks of
  *    s = clamp(k / 4, 16, 256) columns, B_{i+1} = G·B_i orthogonalised against all of K (classical
  *    Gram-Schmidt twice + Householder QR; again when a column lost > 99% of its norm), G·K kept,
@@ -50,7 +62,7 @@
  *
  * Choosing k by variance (opts.k == 0, opts.variance = F in (0, 1]): the fewest components whose
  * ratios, in singular-value order, sum to >= F (compared with a relative slack of 1e-9, so that
- * F = 1 keeps the full numerical rank). EXACT computes every eigenpair. TOPK and RANDOMIZED start
+ * F = 1 keeps the full numerical rank). EXACT computes every eigenpair. TOPK, LANCZOS and RANDOMIZED start
  * with LRSA_VARIANCE_START components and double the count until the cumulative ratio of the computed components reaches F, or the count reaches
  * min(n, d).
  */
@@ -66,16 +78,20 @@ extern "C" {
 typedef enum lrsa_svd_solver {
     LRSA_SVD_TOPK = 0,
     LRSA_SVD_EXACT = 1,
-    LRSA_SVD_RANDOMIZED = 2
+    LRSA_SVD_RANDOMIZED = 2,
+    LRSA_SVD_LANCZOS = 3
 } lrsa_svd_solver;
 
-#define LRSA_TOPK_TOL 1e-4           /* default residual tolerance (see above) */
+#define LRSA_TOPK_ITER 6             /* topk: LU-normalised multiplications before Rayleigh-Ritz */
+#define LRSA_TOPK_OVERSAMPLE_MIN 16  /* topk: oversampling p = clamp(k / 8, MIN, MAX) */
+#define LRSA_TOPK_OVERSAMPLE_MAX 64
+#define LRSA_TOPK_TOL 1e-4           /* lanczos: default residual tolerance (see above) */
 #define LRSA_TOPK_MAX_ITER 60        /* default cap on multiplications by G */
 #define LRSA_TOPK_MIN_OVERSAMPLE 16
 #define LRSA_TOPK_GRAM_BLOCK 2048    /* columns (or rows) per float ssyrk before summing in double */
 #define LRSA_VARIANCE_START 32       /* first component count tried for a variance target */
 
-/* "topk", "exact", "randomized". */
+/* "topk", "lanczos", "exact", "randomized". */
 int lrsa_svd_solver_parse(const char *text, lrsa_svd_solver *out, lrsa_err *err);
 const char *lrsa_svd_solver_name(lrsa_svd_solver s);
 
@@ -101,18 +117,20 @@ typedef struct lrsa_svd_opts {
     lrsa_svd_solver solver;
     int64_t k;             /* components wanted, 1 <= k <= min(n, d); 0: choose by variance */
     double variance;       /* F in (0, 1], used when k == 0 */
-    uint64_t seed;         /* topk start block, randomized test matrix */
+    uint64_t seed;         /* topk and lanczos start block, randomized test matrix */
     int n_iter;            /* randomized: power iterations (default 5) */
     int oversamples;       /* randomized: extra columns (default 10) */
-    double tol;            /* topk: residual tolerance relative to θ_1 (default LRSA_TOPK_TOL) */
-    int max_iter;          /* topk: cap on multiplications by G (default LRSA_TOPK_MAX_ITER) */
-    int64_t block;         /* topk: 0 = block Lanczos (default); b >= k = subspace iteration with
+    double tol;            /* lanczos: residual tolerance relative to θ_1 (default LRSA_TOPK_TOL) */
+    int max_iter;          /* lanczos: cap on multiplications by G (default LRSA_TOPK_MAX_ITER) */
+    int64_t block;         /* lanczos: 0 = block Lanczos (default); b >= k = subspace iteration with
                             * block width b (for comparison) */
+    int topk_iter;         /* topk: multiplications by G before Rayleigh-Ritz (default LRSA_TOPK_ITER) */
+    int64_t topk_oversample; /* topk: extra columns p; 0 = clamp(k / 8, 16, 64) */
     int want_components;   /* 1: fill result.components (k x d) */
 } lrsa_svd_opts;
 
 /* Defaults: topk, k 0, variance 0, seed 0, n_iter 5, oversamples 10, tol LRSA_TOPK_TOL,
- * max_iter LRSA_TOPK_MAX_ITER, no components. */
+ * max_iter LRSA_TOPK_MAX_ITER, topk_iter LRSA_TOPK_ITER, topk_oversample 0, no components. */
 void lrsa_svd_opts_init(lrsa_svd_opts *o);
 
 typedef struct lrsa_svd_result {
@@ -125,11 +143,12 @@ typedef struct lrsa_svd_result {
     double *explained_variance_ratio; /* k */
     double total_variance;            /* sum of column variances of X */
     int capped;                       /* 1: fewer components than asked (numerical rank) */
-    int iterations;                   /* topk: multiplications by G, in blocks of k columns;
-                                       * randomized: n_iter; exact: 0 */
-    int converged;                    /* topk: 1 if the tolerance was met (always 1 otherwise) */
-    double max_residual;              /* topk: max over kept pairs of ||G·z - θ_j·z|| /
-                                       * (θ_1 max(sqrt(θ_j / θ_1), 0.02)); converged when <= tol */
+    int iterations;                   /* lanczos: multiplications by G, in blocks of k columns;
+                                       * topk: q + 1; randomized: n_iter; exact: 0 */
+    int converged;                    /* lanczos: 1 if the tolerance was met (always 1 otherwise) */
+    double max_residual;              /* topk, lanczos: max over kept pairs of ||G·z - θ_j·z|| /
+                                       * (θ_1 max(sqrt(θ_j / θ_1), 0.02)); lanczos converged when
+                                       * <= tol; topk reports it only */
 } lrsa_svd_result;
 
 /* The truncated SVD of X (n x d, all finite; see lrsa_check_finite), as described at the top.
@@ -155,7 +174,7 @@ int lrsa_reduce(lrsa_tensor *X, int zscore, const lrsa_svd_opts *opts, lrsa_svd_
  *   k, n, d (input shape), solver, seed, zscore, components_requested (null for a variance
  *   target), variance_target (null unless set), capped, total_variance, singular_values,
  *   explained_variance, explained_variance_ratio, explained_variance_ratio_sum, iterations,
- *   converged, max_residual (null except topk). */
+ *   converged, max_residual (null except topk and lanczos). */
 int lrsa_reduce_write_json(const char *path, const lrsa_svd_result *r, const lrsa_svd_opts *opts,
                            int zscore, lrsa_err *err);
 

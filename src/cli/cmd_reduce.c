@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const char *const reduce_synopsis[] = {
-    "latentrsa reduce IN.npy [--zscore] (--components K | --variance F) [--solver topk|exact|randomized] [--seed S] -o OUT.npy",
+    "latentrsa reduce IN.npy [--zscore] (--components K | --variance F) [--solver topk|lanczos|exact|randomized] [--seed S] -o OUT.npy",
     NULL,
 };
 
@@ -49,7 +49,7 @@ int cmd_reduce(int argc, char **argv, cli_ctx *cli)
         OPT_FLAG_(0, "zscore", &zscore, "z-score the columns first (population std, ddof 0)"),
         OPT_INT_(0, "components", &components, "K", "keep K components"),
         OPT_DOUBLE_(0, "variance", &variance, "F", "keep the fewest components explaining >= F of the variance, 0 < F <= 1"),
-        OPT_STRING_(0, "solver", &solver, "NAME", "topk (default: Gram matrix + subspace iteration), exact, randomized"),
+        OPT_STRING_(0, "solver", &solver, "NAME", "topk (default, fast), lanczos (accurate), exact, randomized"),
         OPT_INT_(0, "seed", &seed, "S", "seed of the topk start block and the randomized test matrix (default: 0)"),
         OPT_STRING_('o', "output", &output, "OUT.npy", "write the projection here (required)"),
         OPT_END_(),

@@ -67,7 +67,7 @@ int lrsa_reduce_write_json(const char *path, const lrsa_svd_result *r, const lrs
         rc = add_array(&sb, "explained_variance_ratio", r->explained_variance_ratio, r->k, err);
     if (!rc)
         rc = lrsa_strbuf_addf(&sb, err, "  \"explained_variance_ratio_sum\": %.17g,\n", sum);
-    if (!rc && opts->solver == LRSA_SVD_TOPK)
+    if (!rc && (opts->solver == LRSA_SVD_TOPK || opts->solver == LRSA_SVD_LANCZOS))
         rc = lrsa_strbuf_addf(&sb, err, "  \"iterations\": %d,\n  \"converged\": %s,\n  \"max_residual\": %.6g\n}\n",
                               r->iterations, r->converged ? "true" : "false", r->max_residual);
     else if (!rc)

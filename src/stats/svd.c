@@ -1,5 +1,6 @@
-/* Truncated SVD of an n x d float32 matrix: exact (Gram matrix in double + dsyevr), topk (Gram
- * matrix + randomized subspace iteration with Rayleigh-Ritz) and randomized (Halko et al. as
+/* Truncated SVD of an n x d float32 matrix: exact (Gram matrix in double + dsyevr), topk (float
+ * Gram matrix + randomized subspace iteration, a fixed number of steps, then Rayleigh-Ritz),
+ * lanczos (Gram matrix + block Lanczos to a residual tolerance) and randomized (Halko et al. as
  * scikit-learn's randomized_svd). See include/latentrsa/reduce.h for the contract.
  *
  * Glossary: X n x d row-major; m = min(n, d); "rows" is 1 when n <= d (G = X·Xᵀ, eigenvectors U)
@@ -27,8 +28,10 @@ int lrsa_svd_solver_parse(const char *text, lrsa_svd_solver *out, lrsa_err *err)
         *out = LRSA_SVD_EXACT;
     else if (strcmp(text, "randomized") == 0)
         *out = LRSA_SVD_RANDOMIZED;
+    else if (strcmp(text, "lanczos") == 0)
+        *out = LRSA_SVD_LANCZOS;
     else
-        return LRSA_FAIL(err, LRSA_EMISUSE, "unknown solver '%s' (topk, exact or randomized)", text);
+        return LRSA_FAIL(err, LRSA_EMISUSE, "unknown solver '%s' (topk, lanczos, exact or randomized)", text);
     return LRSA_OK;
 }
 
@@ -38,6 +41,7 @@ const char *lrsa_svd_solver_name(lrsa_svd_solver s)
     case LRSA_SVD_TOPK: return "topk";
     case LRSA_SVD_EXACT: return "exact";
     case LRSA_SVD_RANDOMIZED: return "randomized";
+    case LRSA_SVD_LANCZOS: return "lanczos";
     }
     return "unknown";
 }
@@ -50,6 +54,8 @@ void lrsa_svd_opts_init(lrsa_svd_opts *o)
     o->oversamples = 10;
     o->tol = LRSA_TOPK_TOL;
     o->max_iter = LRSA_TOPK_MAX_ITER;
+    o->topk_iter = LRSA_TOPK_ITER;
+    o->topk_oversample = 0;
 }
 
 void lrsa_svd_result_release(lrsa_svd_result *r)
@@ -215,6 +221,32 @@ done:
     return rc;
 }
 
+/* Gf (m x m, full symmetric, float) = X·Xᵀ if rows else Xᵀ·X by one threaded ssyrk (float
+ * accumulation: topk's approximation error is far above its rounding), mirrored. */
+static int gram_float(const float *X, int64_t n, int64_t d, int rows, float **Gout, const lrsa_ctx *ctx,
+                      lrsa_err *err)
+{
+    int64_t m = rows ? n : d;
+    float *Gf = lrsa_malloc(sizeof *Gf * (size_t)m * (size_t)m, "the float gram matrix", err);
+    *Gout = NULL;
+    if (!Gf)
+        return LRSA_ENOMEM;
+    if (rows)
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)d, 1.0f, X, (int)d, 0.0f, Gf, (int)m);
+    else
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)n, 1.0f, X, (int)d, 0.0f, Gf, (int)m);
+    /* mirror the upper triangle in tiles (the transposed reads stay in cache) */
+    const int64_t T = 64, nt = (m + T - 1) / T;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(lrsa_threads(ctx))
+    for (int64_t bi = 0; bi < nt; bi++)
+        for (int64_t bj = 0; bj <= bi; bj++)
+            for (int64_t i = bi * T; i < (bi + 1) * T && i < m; i++)
+                for (int64_t j = bj * T; j < (bj + 1) * T && j < i; j++)
+                    Gf[i * m + j] = Gf[j * m + i];
+    *Gout = Gf;
+    return LRSA_OK;
+}
+
 /* ===== eigensolvers on G ============================================================ */
 
 /* The top kk eigenpairs of G (m x m double, not modified): theta descending, E (m x kk row-major
@@ -260,11 +292,11 @@ done:
 /* The top kk eigenpairs of G by randomized subspace iteration on Gf (float copy of G) with a
  * block of b >= kk columns. Q0 (m x b0 column-major, may be NULL) seeds the first b0 columns;
  * the rest are Gaussian. Multiplications by G are LU-normalised; a Rayleigh-Ritz step (QR, the
- * projected b x b problem in double) after the first 3 and then every 2 tests the residuals of
+ * projected b x b problem in double) after the first first_rr and then every 2 tests the residuals of
  * the kk leading Ritz pairs (see reduce.h for the rule). On return theta (b) and Z (m x b column-major)
  * hold the Ritz pairs, descending. */
 static int subspace_eig(const float *Gf, int64_t m, int64_t kk, int64_t b, const float *Q0, int64_t b0,
-                        lrsa_rng *rng, double tol, int max_iter, double *theta, float *Z, int *iters,
+                        int first_rr, lrsa_rng *rng, double tol, int max_iter, double *theta, float *Z, int *iters,
                         double *maxres_out, int *converged, lrsa_err *err)
 {
     int rc = LRSA_OK;
@@ -290,7 +322,7 @@ static int subspace_eig(const float *Gf, int64_t m, int64_t kk, int64_t b, const
         b0 = 0;
     fill_gaussian(P + (size_t)m * (size_t)b0, (int64_t)(mb - (size_t)m * (size_t)b0), rng);
 
-    int it = 0, since_rr = 0, first = b0 > 0 ? 1 : 3;
+    int it = 0, since_rr = 0, first = first_rr;
     *converged = 0;
     double maxres = INFINITY, shift = 0;
     for (;;) {
@@ -787,6 +819,18 @@ done:
 
 /* ===== exact and topk ================================================================= */
 
+/* topk's oversampling p for kk components: opts.topk_oversample, else clamp(kk / 8, 16, 64)
+ * (LRSA_TOPK_OVERSAMPLE_MIN/MAX). */
+static int64_t topk_oversample(const lrsa_svd_opts *o, int64_t kk)
+{
+    if (o->topk_oversample > 0)
+        return o->topk_oversample;
+    int64_t p = kk / 8;
+    if (p < LRSA_TOPK_OVERSAMPLE_MIN)
+        p = LRSA_TOPK_OVERSAMPLE_MIN;
+    return p > LRSA_TOPK_OVERSAMPLE_MAX ? LRSA_TOPK_OVERSAMPLE_MAX : p;
+}
+
 /* Smallest j with cumsum(ev[0..j]) >= F * (1 - slack) * total, +1; 0 if not reached. */
 static int64_t k_for_variance(const double *ev, int64_t kk, double total, double F)
 {
@@ -803,7 +847,7 @@ static int gram_solve(const float *X, int64_t n, int64_t d, const lrsa_svd_opts 
                       lrsa_svd_result *out, const lrsa_ctx *ctx, lrsa_err *err)
 {
     int rc = LRSA_OK;
-    int exact = o->solver == LRSA_SVD_EXACT;
+    int exact = o->solver == LRSA_SVD_EXACT, fast = o->solver == LRSA_SVD_TOPK;
     int rows = n <= d;
     int64_t m = rows ? n : d;
     double *G = NULL, *theta = NULL, *E = NULL, *mu = NULL, *ev = NULL;
@@ -814,8 +858,6 @@ static int gram_solve(const float *X, int64_t n, int64_t d, const lrsa_svd_opts 
     out->iterations = 0;
     out->converged = 1;
     out->max_residual = 0;
-    if ((rc = gram_matrix(X, n, d, rows, exact, &G, ctx, err)))
-        goto done;
     theta = lrsa_malloc(sizeof *theta * (size_t)m, "eigenvalues", err);
     ev = lrsa_malloc(sizeof *ev * (size_t)m, "explained variance", err);
     mu = lrsa_malloc(sizeof *mu * (size_t)(rows ? 1 : d), "column means", err);
@@ -830,12 +872,33 @@ static int gram_solve(const float *X, int64_t n, int64_t d, const lrsa_svd_opts 
     int64_t bprev = 0, kE = kk;
     for (;;) {
         int64_t p = kk / 4 > LRSA_TOPK_MIN_OVERSAMPLE ? kk / 4 : LRSA_TOPK_MIN_OVERSAMPLE;
+        if (fast)
+            p = topk_oversample(o, kk);
         int64_t b = kk + p < m ? kk + p : m;
-        if (o->block >= kk && o->k > 0)
+        if (!fast && o->block >= kk && o->k > 0)
             b = o->block < m ? o->block : m;
         int dense = exact || 2 * b > m;
         if (dense && o->k == 0)
             kk = m; /* a variance target that needs this many: take the whole spectrum */
+        /* the Gram matrix: topk forms it in float when its first block is iterative; the dense
+         * eigensolver wants it in double (from the float one if that exists) */
+        if (!G && !Gf) {
+            if (fast && !dense)
+                rc = gram_float(X, n, d, rows, &Gf, ctx, err);
+            else
+                rc = gram_matrix(X, n, d, rows, exact, &G, ctx, err);
+            if (rc)
+                goto done;
+        }
+        if (dense && !G) {
+            G = lrsa_malloc(sizeof *G * (size_t)m * (size_t)m, "the gram matrix", err);
+            if (!G) {
+                rc = LRSA_ENOMEM;
+                goto done;
+            }
+            for (int64_t i = 0; i < m * m; i++)
+                G[i] = Gf[i];
+        }
         free(E);
         E = lrsa_malloc(sizeof *E * (size_t)m * (size_t)kk, "eigenvectors", err);
         if (!E) {
@@ -863,40 +926,51 @@ static int gram_solve(const float *X, int64_t n, int64_t d, const lrsa_svd_opts 
             }
             int iters = 0, conv = 0;
             double maxres = 0;
-            if (o->block == 0) { /* block Lanczos first */
-                int64_t sb = kk / 4 < 16 ? 16 : kk / 4 > 256 ? 256 : kk / 4;
-                int64_t Lcap = 3 * m / 4;
-                if (2 * kk + 2 * sb <= Lcap) {
-                    if ((rc = krylov_eig(Gf, m, kk, sb, Lcap, &rng, o->tol, theta, Zf, &iters, &maxres, &conv,
-                                         err)))
-                        goto done;
-                    lrsa_debug(ctx, "topk: block lanczos %s (residual %.2g)", conv ? "converged" : "did not converge",
-                               maxres);
-                    if (!conv) { /* go on by subspace iteration from its Ritz vectors */
-                        free(Zprev);
-                        Zprev = Zf;
-                        bprev = kk;
-                        Zf = lrsa_malloc(sizeof *Zf * (size_t)m * (size_t)b, "ritz vectors", err);
-                        if (!Zf) {
-                            rc = LRSA_ENOMEM;
+            if (fast) {
+                /* q LU-normalised multiplications, then one Rayleigh-Ritz step (tolerance off) */
+                int q = o->topk_iter > 0 ? o->topk_iter : LRSA_TOPK_ITER;
+                if ((rc = subspace_eig(Gf, m, kk, b, Zprev, bprev < b ? bprev : b, q, &rng, INFINITY, q + 1,
+                                       theta, Zf, &iters, &maxres, &conv, err)))
+                    goto done;
+                lrsa_debug(ctx, "topk: %lld + %lld columns, %d multiplications, residual %.2g", (long long)kk,
+                           (long long)(b - kk), iters, maxres);
+            } else {
+                if (o->block == 0) { /* block Lanczos first */
+                    int64_t sb = kk / 4 < 16 ? 16 : kk / 4 > 256 ? 256 : kk / 4;
+                    int64_t Lcap = 3 * m / 4;
+                    if (2 * kk + 2 * sb <= Lcap) {
+                        if ((rc = krylov_eig(Gf, m, kk, sb, Lcap, &rng, o->tol, theta, Zf, &iters, &maxres,
+                                             &conv, err)))
                             goto done;
+                        lrsa_debug(ctx, "lanczos: block lanczos %s (residual %.2g)",
+                                   conv ? "converged" : "did not converge", maxres);
+                        if (!conv) { /* go on by subspace iteration from its Ritz vectors */
+                            free(Zprev);
+                            Zprev = Zf;
+                            bprev = kk;
+                            Zf = lrsa_malloc(sizeof *Zf * (size_t)m * (size_t)b, "ritz vectors", err);
+                            if (!Zf) {
+                                rc = LRSA_ENOMEM;
+                                goto done;
+                            }
                         }
                     }
                 }
+                int kiters = iters;
+                if (!conv && (rc = subspace_eig(Gf, m, kk, b, Zprev, bprev < b ? bprev : b,
+                                                Zprev && bprev > 0 ? 1 : 3, &rng, o->tol,
+                                                o->max_iter > 0 ? o->max_iter : LRSA_TOPK_MAX_ITER, theta, Zf,
+                                                &iters, &maxres, &conv, err)))
+                    goto done;
+                if (iters != kiters)
+                    iters += kiters;
+                if (!conv)
+                    lrsa_warn(ctx, "lanczos: not converged after %d multiplications (residual %.2g, tolerance %.2g)",
+                              iters, maxres, o->tol);
             }
-            int kiters = iters;
-            if (!conv && (rc = subspace_eig(Gf, m, kk, b, Zprev, bprev < b ? bprev : b, &rng, o->tol,
-                                            o->max_iter > 0 ? o->max_iter : LRSA_TOPK_MAX_ITER, theta, Zf, &iters,
-                                            &maxres, &conv, err)))
-                goto done;
-            if (iters != kiters)
-                iters += kiters;
             out->iterations += iters;
             out->converged = conv;
             out->max_residual = maxres;
-            if (!conv)
-                lrsa_warn(ctx, "topk: not converged after %d multiplications (residual %.2g, tolerance %.2g)",
-                          iters, maxres, o->tol);
             for (int64_t i = 0; i < m; i++)
                 for (int64_t j = 0; j < kk; j++)
                     E[i * kk + j] = Zf[j * m + i];

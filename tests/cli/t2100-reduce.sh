@@ -16,7 +16,7 @@ json_num() { grep -o "\"$2\": [^,]*" "$1" | head -1 | sed 's/.*: //'; }
 rc=0
 "$BIN" reduce -h >"$T/help.out" 2>&1 || rc=$?
 check "reduce -h exits 0" test "$rc" -eq 0
-check "-h synopsis" grep -qF 'usage: latentrsa reduce IN.npy [--zscore] (--components K | --variance F) [--solver topk|exact|randomized] [--seed S] -o OUT.npy' "$T/help.out"
+check "-h synopsis" grep -qF 'usage: latentrsa reduce IN.npy [--zscore] (--components K | --variance F) [--solver topk|lanczos|exact|randomized] [--seed S] -o OUT.npy' "$T/help.out"
 
 # ---- happy path: z-scored, 6 components, with a sidecar ---------------------------------------------
 cp "$FIX/wide.npy" "$T/wide.npy"
@@ -24,7 +24,7 @@ cp "$FIX/wide.npy" "$T/wide.npy"
     printf 'stimulus\tsource\tsubject\tsession\trun\ttrial\n'
     for i in $(seq 1 60); do printf 'img%02d.jpg\tCOCO\tn/a\tn/a\tn/a\tn/a\n' "$i"; done
 } >"$T/wide.labels.tsv"
-for solver in topk exact randomized; do
+for solver in topk lanczos exact randomized; do
     rc=0
     "$BIN" reduce "$T/wide.npy" --zscore --components 6 --solver "$solver" --seed 3 -o "$T/p_$solver.npy" \
         2>"$T/p_$solver.err" || rc=$?
