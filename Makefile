@@ -1,12 +1,13 @@
 # What people type. The real build is CMake (build/ for the tool, build-asan/ for the sanitizer
-# and fuzz build); every target first makes sure the Debian packages are there (scripts/bootstrap).
+# build, build-fuzz/ for the libFuzzer targets); every target first makes sure the Debian packages are there (scripts/bootstrap).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 PREFIX     ?= /usr/local
 MAKEFLAGS  += --no-print-directory
 
-.PHONY: all deps build asan test test-fast demo bench fuzz fixtures install clean
+.PHONY: all deps build asan fuzz-build test test-fast demo bench fuzz fixtures install clean
 
 all: build
 
@@ -17,14 +18,23 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# AddressSanitizer + UBSan build with clang, which also builds the libFuzzer targets.
+# AddressSanitizer + UBSan build with gcc: gcc's OpenMP is libgomp, the runtime Debian's OpenBLAS
+# uses, so our threads and BLAS's share one pool (clang would bring libomp, and the two runtimes
+# spin against each other).
 asan: deps
-	@CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLRSA_SANITIZE=ON -DLRSA_FUZZ=ON >/dev/null
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLRSA_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# Unit, CLI and fuzz-replay tests, in the normal build and again under ASan + UBSan.
-test: build asan
-	@scripts/run-tests $(BUILD) $(ASAN_BUILD)
+# The libFuzzer targets, built with clang (-fsanitize=fuzzer,address,undefined). Only the fuzz
+# targets are tests in this tree.
+fuzz-build: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLRSA_SANITIZE=ON -DLRSA_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+# Unit, CLI and fuzz-replay tests, in the normal build and again under ASan + UBSan, then each
+# fuzz target for a few seconds from its corpus.
+test: build asan fuzz-build
+	@scripts/run-tests $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 # Only the normal build's tests (quicker while developing).
 test-fast: build
@@ -38,11 +48,11 @@ bench: build
 
 # Longer exploratory fuzzing (not part of CI): FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 300
-fuzz: asan
-	@for t in $(ASAN_BUILD)/tests/fuzz_*; do \
-	  name=$$(basename $$t); mkdir -p $(ASAN_BUILD)/fuzz-found/$$name; \
+fuzz: fuzz-build
+	@for t in $(FUZZ_BUILD)/tests/fuzz_*; do \
+	  name=$$(basename $$t); mkdir -p $(FUZZ_BUILD)/fuzz-found/$$name; \
 	  echo "fuzzing $$name for $(FUZZ_SECONDS) s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) $(ASAN_BUILD)/fuzz-found/$$name tests/fuzz/corpus/$$name || exit 1; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/fuzz-found/$$name tests/fuzz/corpus/$$name || exit 1; \
 	done
 
 # Regenerate the committed reference fixtures (needs PyPI; see tools/README.md).
@@ -53,4 +63,4 @@ install: build
 	@cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
