@@ -17,7 +17,6 @@ typedef struct cli_ctx {
     lrsa_ctx lib;         /* logging/progress hooks handed to the library */
     int quiet, verbose;
     int threads;
-    int json;
 } cli_ctx;
 
 /* ===== Options ========================================================= */
