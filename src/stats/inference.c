@@ -484,15 +484,29 @@ static int shifted_values(lrsa_cmp_method method, double *x, int64_t m, double *
 
 static int upper_checked(const float *A, int64_t n, double *out, const char *which, lrsa_err *err)
 {
-    int64_t k = 0;
-    for (int64_t i = 0; i < n; i++)
+    /* Rows in parallel: row i starts at i(2n - i - 1)/2 in the packed order. The first
+     * non-finite value in row-major order is the one reported. */
+    int64_t bad = INT64_MAX;
+#pragma omp parallel for schedule(dynamic, 32) reduction(min : bad)
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = A + i * n;
+        double *dst = out + i * (2 * n - i - 1) / 2;
+        int finite = 1;
         for (int64_t j = i + 1; j < n; j++) {
-            float x = A[i * n + j];
-            if (!isfinite(x))
-                return LRSA_FAIL(err, LRSA_EFORMAT, "%s has a non-finite value at (%lld, %lld)",
-                                 which, (long long)i, (long long)j);
-            out[k++] = x;
+            float x = row[j];
+            finite &= isfinite(x) != 0;
+            dst[j - i - 1] = x;
         }
+        for (int64_t j = i + 1; !finite && j < n; j++)
+            if (!isfinite(row[j])) {
+                if (i * n + j < bad)
+                    bad = i * n + j;
+                break;
+            }
+    }
+    if (bad != INT64_MAX)
+        return LRSA_FAIL(err, LRSA_EFORMAT, "%s has a non-finite value at (%lld, %lld)", which,
+                         (long long)(bad / n), (long long)(bad % n));
     return LRSA_OK;
 }
 
