@@ -154,6 +154,11 @@ int lrsa_trials_read(const char *path, lrsa_trials **out, lrsa_err *err);
 
 void lrsa_trials_free(lrsa_trials *t);
 
+/* The stimulus source (the labels sidecar's `source`, BOLD5000's stimulus folder) of an ImgType:
+ * *coco -> "COCO", *imagenet -> "ImageNet", *scenes -> "Scene" (rep_ prefixes included, case
+ * ignored); anything else -> "n/a". */
+const char *lrsa_img_type_source(const char *img_type);
+
 /* Natural order of labels: runs of digits compare as numbers (ignoring leading zeros), the rest
  * byte by byte; equal-looking labels ("1", "01") are then ordered by strcmp. <0, 0, >0. */
 int lrsa_label_cmp(const char *a, const char *b);

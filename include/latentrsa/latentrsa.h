@@ -19,6 +19,7 @@
 #include "latentrsa/imgproc.h"
 #include "latentrsa/plot.h"
 #include "latentrsa/render.h"
+#include "latentrsa/render_jobs.h"
 #include "latentrsa/reduce.h"
 #include "latentrsa/rdm.h"
 #include "latentrsa/compare.h"

@@ -5,6 +5,7 @@
 #include "latentrsa/nifti.h"
 #include "latentrsa/plot.h"
 #include "latentrsa/render.h"
+#include "latentrsa/render_jobs.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,167 +36,6 @@ static const cli_usage render_usage = {
     "its first dot; ..._timestep-(t+1).png with --volumes all), DIR/manifest.tsv (stimulus\n"
     "source subject session run trial volume path) and DIR/contact.png (the first renders).",
 };
-
-/* One image to render. */
-typedef struct job {
-    const lrsa_trial *row;   /* the trial (labels); NULL for an all-volumes image without one */
-    const char *bold;        /* BOLD path relative to the BIDS directory */
-    const char *subject, *session;
-    int64_t run, volume;
-    char *path;              /* output, relative to DIR */
-} job;
-
-/* source column from ImgType: *coco -> COCO, *imagenet -> ImageNet, *scenes -> Scene. */
-static const char *source_of(const char *img_type)
-{
-    static const struct { const char *suffix, *name; } map[] = {
-        { "coco", "COCO" }, { "imagenet", "ImageNet" }, { "scenes", "Scene" },
-    };
-    size_t n = img_type ? strlen(img_type) : 0;
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-        size_t m = strlen(map[i].suffix);
-        if (n >= m && strcmp(img_type + n - m, map[i].suffix) == 0)
-            return map[i].name;
-    }
-    return "n/a";
-}
-
-static int has_session(const char *s)
-{
-    return s && *s && strcmp(s, "n/a") != 0;
-}
-
-/* The folder (relative) and file name of an image, as the paper named them. */
-static char *image_path(const job *j, int all, lrsa_err *err)
-{
-    lrsa_strbuf sb = LRSA_STRBUF_INIT;
-    int rc = lrsa_strbuf_addf(&sb, err, "sub-%s/", j->subject);
-    if (!rc && has_session(j->session))
-        rc = lrsa_strbuf_addf(&sb, err, "ses-%s/", j->session);
-    if (!rc)
-        rc = lrsa_strbuf_addf(&sb, err, "run_%lld/fMRI_sub-%s", (long long)j->run, j->subject);
-    if (!rc && has_session(j->session))
-        rc = lrsa_strbuf_addf(&sb, err, "_ses-%s", j->session);
-    if (!rc)
-        rc = lrsa_strbuf_addf(&sb, err, "_run-%lld", (long long)j->run);
-    if (!rc && all) {
-        rc = lrsa_strbuf_addf(&sb, err, "_timestep-%lld.png", (long long)(j->volume + 1));
-    } else if (!rc) {
-        const char *stim = j->row->stimulus, *dot = strchr(stim, '.');
-        int len = dot ? (int)(dot - stim) : (int)strlen(stim);
-        rc = lrsa_strbuf_addf(&sb, err, "_trial-%lld_%.*s.png", (long long)j->row->trial, len, stim);
-    }
-    if (!rc && (strstr(sb.buf, "..") || strchr(sb.buf, '\\')))
-        rc = LRSA_FAIL(err, LRSA_EFORMAT, "unsafe output name '%s' (from the trial table)", sb.buf);
-    if (rc) {
-        lrsa_strbuf_release(&sb);
-        return NULL;
-    }
-    return lrsa_strbuf_detach(&sb, err);
-}
-
-static int same_run(const lrsa_trial *a, const lrsa_trial *b)
-{
-    return strcmp(a->bold, b->bold) == 0;
-}
-
-/* Build the list of images: per trial, or every volume of every run. Jobs of one run are
- * contiguous. */
-static int make_jobs(const lrsa_trials *t, int all, const char *root, job **out, int64_t *njobs,
-                     lrsa_err *err)
-{
-    int64_t cap = 0, n = 0;
-    job *jobs = NULL;
-    int rc = LRSA_OK;
-    for (int64_t r = 0; r < t->n; r++) {
-        const lrsa_trial *row = &t->rows[r];
-        int64_t first = r, last = r;
-        if (all) {   /* one block per run: rows r..last share the BOLD file */
-            while (last + 1 < t->n && same_run(&t->rows[last + 1], row))
-                last++;
-        }
-        int64_t nvol = 1;
-        if (all) {
-            nvol = row->nvolumes;
-            if (nvol <= 0) {   /* table read from trials.tsv: ask the header */
-                char *p = lrsa_path_join(root, row->bold, err);
-                lrsa_nifti_header h;
-                rc = p ? lrsa_nifti_read_header(p, &h, err) : LRSA_ENOMEM;
-                free(p);
-                if (rc)
-                    goto fail;
-                nvol = h.dims[3];
-            }
-        }
-        if (n + nvol > cap) {
-            int64_t nc = (n + nvol) * 2;
-            job *nj = lrsa_realloc(jobs, (size_t)nc * sizeof *nj, "render jobs", err);
-            if (!nj) {
-                rc = LRSA_ENOMEM;
-                goto fail;
-            }
-            jobs = nj;
-            cap = nc;
-        }
-        for (int64_t v = 0; v < nvol; v++) {
-            job *j = &jobs[n];
-            memset(j, 0, sizeof *j);
-            j->bold = row->bold;
-            j->subject = row->subject;
-            j->session = row->session;
-            j->run = row->run;
-            j->volume = all ? v : row->volume;
-            j->row = all ? NULL : row;
-            if (all)   /* a trial whose volume this is, for the labels */
-                for (int64_t q = first; q <= last; q++)
-                    if (t->rows[q].volume == v) {
-                        j->row = &t->rows[q];
-                        break;
-                    }
-            n++;
-            if (!(j->path = image_path(j, all, err))) {
-                rc = err ? err->code : LRSA_ENOMEM;
-                goto fail;
-            }
-        }
-        r = last;
-    }
-    *out = jobs;
-    *njobs = n;
-    return LRSA_OK;
-fail:
-    for (int64_t i = 0; i < n; i++)
-        free(jobs[i].path);
-    free(jobs);
-    return rc;
-}
-
-static int write_manifest(const char *dir, const job *jobs, int64_t n, lrsa_err *err)
-{
-    char *path = lrsa_path_join(dir, "manifest.tsv", err);
-    if (!path)
-        return LRSA_ENOMEM;
-    lrsa_outfile of;
-    memset(&of, 0, sizeof of);
-    int rc = lrsa_outfile_open(&of, path, err);
-    if (!rc) {
-        fputs("stimulus\tsource\tsubject\tsession\trun\ttrial\tvolume\tpath\n", of.fp);
-        for (int64_t i = 0; i < n; i++) {
-            const job *j = &jobs[i];
-            char trial[32] = "n/a";
-            if (j->row)
-                snprintf(trial, sizeof trial, "%lld", (long long)j->row->trial);
-            fprintf(of.fp, "%s\t%s\t%s\t%s\t%lld\t%s\t%lld\t%s\n",
-                    j->row ? j->row->stimulus : "n/a", j->row ? source_of(j->row->img_type) : "n/a",
-                    j->subject, has_session(j->session) ? j->session : "n/a", (long long)j->run,
-                    trial, (long long)j->volume, j->path);
-        }
-        rc = lrsa_outfile_commit(&of, err);
-    }
-    lrsa_outfile_abort(&of);
-    free(path);
-    return rc;
-}
 
 #define CONTACT_MAX 16
 
@@ -261,7 +101,7 @@ int cmd_render(int argc, char **argv, cli_ctx *cli)
 
     const char *root = args[0];
     lrsa_trials *t = NULL;
-    job *jobs = NULL;
+    lrsa_render_job *jobs = NULL;
     int64_t njobs = 0, empty = 0, nonfinite = 0, contact_n = 0;
     lrsa_image contact[CONTACT_MAX];
     memset(contact, 0, sizeof contact);
@@ -278,7 +118,7 @@ int cmd_render(int argc, char **argv, cli_ctx *cli)
         rc = lrsa_bids_scan(root, &so, &cli->lib, &t, NULL, &err);
     if (rc)
         goto done;
-    if ((rc = make_jobs(t, all, root, &jobs, &njobs, &err)))
+    if ((rc = lrsa_render_jobs_plan(t, all, root, &jobs, &njobs, &err)))
         goto done;
     if (limit > 0 && limit < njobs) {
         for (int64_t i = limit; i < njobs; i++)
@@ -292,11 +132,11 @@ int cmd_render(int argc, char **argv, cli_ctx *cli)
     size_t pixels = (size_t)(ow * oh * 3);
     for (int64_t a = 0; a < njobs && !rc;) {
         int64_t b = a;
-        while (b + 1 < njobs && strcmp(jobs[b + 1].bold, jobs[a].bold) == 0)
+        while (b + 1 < njobs && strcmp(jobs[b + 1].run->bold, jobs[a].run->bold) == 0)
             b++;
         int64_t n = b - a + 1;
         int64_t *vols = lrsa_malloc((size_t)n * sizeof *vols, "volume list", &err);
-        char *bold = lrsa_path_join(root, jobs[a].bold, &err);
+        char *bold = lrsa_path_join(root, jobs[a].run->bold, &err);
         lrsa_nifti_bricks *bricks = NULL;
         if (!vols || !bold) {
             rc = LRSA_ENOMEM;
@@ -387,19 +227,22 @@ int cmd_render(int argc, char **argv, cli_ctx *cli)
     }
     if (rc)
         goto done;
-    if ((rc = write_manifest(output, jobs, njobs, &err)))
+    char *manifest = lrsa_path_join(output, "manifest.tsv", &err);
+    rc = manifest ? lrsa_render_manifest_write(manifest, jobs, njobs, &err) : LRSA_ENOMEM;
+    free(manifest);
+    if (rc)
         goto done;
     /* contact sheet: the first renders, captioned subject/session/run/trial or timestep */
     contact_n = njobs < CONTACT_MAX ? njobs : CONTACT_MAX;
     for (int64_t i = 0; i < contact_n; i++) {
         char buf[160];
-        const job *j = &jobs[i];
+        const lrsa_render_job *j = &jobs[i];
         if (j->row && !all)
-            snprintf(buf, sizeof buf, "%s %s r%lld t%lld", j->subject, j->session,
-                     (long long)j->run, (long long)j->row->trial);
+            snprintf(buf, sizeof buf, "%s %s r%lld t%lld", j->run->subject, j->run->session,
+                     (long long)j->run->run, (long long)j->row->trial);
         else
-            snprintf(buf, sizeof buf, "%s %s r%lld v%lld", j->subject, j->session,
-                     (long long)j->run, (long long)j->volume + 1);
+            snprintf(buf, sizeof buf, "%s %s r%lld v%lld", j->run->subject, j->run->session,
+                     (long long)j->run->run, (long long)j->volume + 1);
         contact_cap[i] = strdup(buf);
     }
     {
@@ -427,9 +270,7 @@ done:
         free(contact[i].data);
         free(contact_cap[i]);
     }
-    for (int64_t i = 0; i < njobs; i++)
-        free(jobs[i].path);
-    free(jobs);
+    lrsa_render_jobs_free(jobs, njobs);
     lrsa_trials_free(t);
     return rc ? cli_report(cli, &err) : EXIT_OK;
 }

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define DEFAULT_TASK "5000scenes"
@@ -1086,4 +1087,18 @@ done:
     lrsa_trials_free(t);
     lrsa_tsv_free(tsv);
     return rc;
+}
+
+const char *lrsa_img_type_source(const char *img_type)
+{
+    static const struct { const char *suffix, *name; } map[] = {
+        { "coco", "COCO" }, { "imagenet", "ImageNet" }, { "scenes", "Scene" },
+    };
+    size_t n = img_type ? strlen(img_type) : 0;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        size_t m = strlen(map[i].suffix);
+        if (n >= m && strcasecmp(img_type + n - m, map[i].suffix) == 0)
+            return map[i].name;
+    }
+    return "n/a";
 }

@@ -4,6 +4,7 @@
 #include "latentrsa/imgproc.h"
 #include "latentrsa/nifti.h"
 #include "latentrsa/plot.h"
+#include "latentrsa/render_jobs.h"
 #include "latentrsa/safetensors.h"
 #include "latentrsa/tsv.h"
 #include "latentrsa/version.h"
@@ -584,19 +585,6 @@ done:
 }
 
 /* ---- stems back to ImgName ---- */
-static const char *source_of(const char *img_type)
-{
-    static const struct { const char *suffix, *name; } map[] = {
-        { "coco", "COCO" }, { "imagenet", "ImageNet" }, { "scenes", "Scene" },
-    };
-    size_t n = img_type ? strlen(img_type) : 0;
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-        size_t m = strlen(map[i].suffix);
-        if (n >= m && strcasecmp(img_type + n - m, map[i].suffix) == 0)
-            return map[i].name;
-    }
-    return "n/a";
-}
 
 /* Session labels agree: equal, or the same number with or without leading zeros. */
 static int same_session(const char *a, const char *b)
@@ -650,7 +638,7 @@ int lrsa_imageset_resolve(lrsa_imageset *s, const lrsa_trials *t, lrsa_err *err)
                              "'%s', not '%s'", s->paths[i], hit->stimulus, stem);
         int rc = lrsa_labels_set(s->labels, i, LRSA_LBL_STIMULUS, hit->stimulus, err);
         if (!rc)
-            rc = lrsa_labels_set(s->labels, i, LRSA_LBL_SOURCE, source_of(hit->img_type), err);
+            rc = lrsa_labels_set(s->labels, i, LRSA_LBL_SOURCE, lrsa_img_type_source(hit->img_type), err);
         if (!rc && lrsa_labels_is_na(ses))
             rc = lrsa_labels_set(s->labels, i, LRSA_LBL_SESSION, hit->session, err);
         if (rc)
@@ -758,136 +746,6 @@ int lrsa_render_cache_key(const lrsa_render_cache_opts *o, char **out, lrsa_err 
     return *out ? LRSA_OK : LRSA_ENOMEM;
 }
 
-typedef struct cache_job {
-    const lrsa_trial *row;   /* labels; NULL for an all-volumes image of no trial */
-    const lrsa_trial *run;   /* any row of the run (bold, subject, session, run) */
-    int64_t volume;
-    char *rel;               /* path below the cache folder */
-} cache_job;
-
-static int has_session(const char *s) { return s && *s && strcmp(s, "n/a") != 0; }
-
-/* The names `latentrsa render` gives (docs/cli/render.md). */
-static char *cache_rel_path(const cache_job *j, int all, lrsa_err *err)
-{
-    const lrsa_trial *r = j->run;
-    lrsa_strbuf sb = LRSA_STRBUF_INIT;
-    int rc = lrsa_strbuf_addf(&sb, err, "sub-%s/", r->subject);
-    if (!rc && has_session(r->session))
-        rc = lrsa_strbuf_addf(&sb, err, "ses-%s/", r->session);
-    if (!rc)
-        rc = lrsa_strbuf_addf(&sb, err, "run_%lld/fMRI_sub-%s", (long long)r->run, r->subject);
-    if (!rc && has_session(r->session))
-        rc = lrsa_strbuf_addf(&sb, err, "_ses-%s", r->session);
-    if (!rc)
-        rc = lrsa_strbuf_addf(&sb, err, "_run-%lld", (long long)r->run);
-    if (!rc && all) {
-        rc = lrsa_strbuf_addf(&sb, err, "_timestep-%lld.png", (long long)(j->volume + 1));
-    } else if (!rc) {
-        const char *stim = j->row->stimulus, *dot = strchr(stim, '.');
-        int len = dot ? (int)(dot - stim) : (int)strlen(stim);
-        rc = lrsa_strbuf_addf(&sb, err, "_trial-%lld_%.*s.png", (long long)j->row->trial, len,
-                              stim);
-    }
-    if (!rc && !safe_relative(sb.buf))
-        rc = LRSA_FAIL(err, LRSA_EFORMAT, "unsafe image name '%s' (from the trial table)", sb.buf);
-    if (rc) {
-        lrsa_strbuf_release(&sb);
-        return NULL;
-    }
-    return lrsa_strbuf_detach(&sb, err);
-}
-
-static void cache_jobs_free(cache_job *jobs, int64_t n)
-{
-    for (int64_t i = 0; jobs && i < n; i++)
-        free(jobs[i].rel);
-    free(jobs);
-}
-
-static int cache_make_jobs(const lrsa_trials *t, int all, const char *root, cache_job **out,
-                           int64_t *njobs, lrsa_err *err)
-{
-    int64_t cap = 0, n = 0;
-    cache_job *jobs = NULL;
-    int rc = LRSA_OK;
-    for (int64_t r = 0; r < t->n; r++) {
-        const lrsa_trial *row = &t->rows[r];
-        int64_t first = r, last = r, nvol = 1;
-        if (all) {
-            while (last + 1 < t->n && strcmp(t->rows[last + 1].bold, row->bold) == 0)
-                last++;
-            nvol = row->nvolumes;
-            if (nvol <= 0) {
-                char *p = lrsa_path_join(root, row->bold, err);
-                lrsa_nifti_header h;
-                rc = p ? lrsa_nifti_read_header(p, &h, err) : LRSA_ENOMEM;
-                free(p);
-                if (rc)
-                    goto fail;
-                nvol = h.dims[3];
-            }
-        }
-        if (n + nvol > cap) {
-            int64_t nc = (n + nvol) * 2;
-            cache_job *nj = lrsa_realloc(jobs, (size_t)nc * sizeof *nj, "render jobs", err);
-            if (!nj) {
-                rc = LRSA_ENOMEM;
-                goto fail;
-            }
-            jobs = nj;
-            cap = nc;
-        }
-        for (int64_t v = 0; v < nvol; v++) {
-            cache_job *j = &jobs[n];
-            memset(j, 0, sizeof *j);
-            j->run = row;
-            j->volume = all ? v : row->volume;
-            j->row = all ? NULL : row;
-            for (int64_t q = first; all && q <= last; q++)
-                if (t->rows[q].volume == v) {
-                    j->row = &t->rows[q];
-                    break;
-                }
-            n++;
-            if (!(j->rel = cache_rel_path(j, all, err))) {
-                rc = err ? err->code : LRSA_ENOMEM;
-                goto fail;
-            }
-        }
-        r = last;
-    }
-    *out = jobs;
-    *njobs = n;
-    return LRSA_OK;
-fail:
-    cache_jobs_free(jobs, n);
-    return rc;
-}
-
-static int cache_write_manifest(const char *path, const cache_job *jobs, int64_t n, lrsa_err *err)
-{
-    lrsa_outfile of;
-    memset(&of, 0, sizeof of);
-    int rc = lrsa_outfile_open(&of, path, err);
-    if (!rc) {
-        fputs("stimulus\tsource\tsubject\tsession\trun\ttrial\tvolume\tpath\n", of.fp);
-        for (int64_t i = 0; i < n; i++) {
-            const cache_job *j = &jobs[i];
-            char trial[32] = "n/a";
-            if (j->row)
-                snprintf(trial, sizeof trial, "%lld", (long long)j->row->trial);
-            fprintf(of.fp, "%s\t%s\t%s\t%s\t%lld\t%s\t%lld\t%s\n",
-                    j->row ? j->row->stimulus : "n/a", j->row ? source_of(j->row->img_type) : "n/a",
-                    j->run->subject, has_session(j->run->session) ? j->run->session : "n/a",
-                    (long long)j->run->run, trial, (long long)j->volume, j->rel);
-        }
-        rc = lrsa_outfile_commit(&of, err);
-    }
-    lrsa_outfile_abort(&of);
-    return rc;
-}
-
 static int write_text_file(const char *path, const char *text, lrsa_err *err)
 {
     lrsa_outfile of;
@@ -902,7 +760,7 @@ static int write_text_file(const char *path, const char *text, lrsa_err *err)
 }
 
 /* Render jobs[a..b] (one run) whose image is missing. */
-static int cache_render_run(const lrsa_render_cache_opts *o, const char *dir, cache_job *jobs,
+static int cache_render_run(const lrsa_render_cache_opts *o, const char *dir, lrsa_render_job *jobs,
                             int64_t a, int64_t b, int64_t w, int64_t h, int threads,
                             int64_t *rendered, int64_t *empty, lrsa_err *err)
 {
@@ -916,7 +774,7 @@ static int cache_render_run(const lrsa_render_cache_opts *o, const char *dir, ca
         goto done;
     }
     for (int64_t i = a; i <= b; i++) {
-        char *p = lrsa_path_join(dir, jobs[i].rel, err);
+        char *p = lrsa_path_join(dir, jobs[i].path, err);
         if (!p) {
             rc = LRSA_ENOMEM;
             goto done;
@@ -950,7 +808,7 @@ static int cache_render_run(const lrsa_render_cache_opts *o, const char *dir, ca
             lrsa_err e;
             lrsa_err_init(&e);
             lrsa_render_info info;
-            const cache_job *j = &jobs[todo[i]];
+            const lrsa_render_job *j = &jobs[todo[i]];
             int r = !vol || !rgb ? LRSA_FAIL(&e, LRSA_ENOMEM, "out of memory for a render") : 0;
             if (!r)
                 r = lrsa_nifti_bricks_volume(bricks, i, vol, (size_t)nvox, &e);
@@ -963,7 +821,7 @@ static int cache_render_run(const lrsa_render_cache_opts *o, const char *dir, ca
                     nempty += info.empty;
             }
             if (!r) {
-                char *p = lrsa_path_join(dir, j->rel, &e);
+                char *p = lrsa_path_join(dir, j->path, &e);
                 r = p ? lrsa_image_write_png(p, rgb, w, h, &e) : LRSA_ENOMEM;
                 free(p);
             }
@@ -999,7 +857,7 @@ int lrsa_render_cache(const lrsa_render_cache_opts *o, const char *cache_dir,
                       lrsa_err *err)
 {
     lrsa_trials *t = NULL;
-    cache_job *jobs = NULL;
+    lrsa_render_job *jobs = NULL;
     int64_t njobs = 0, rendered = 0, empty = 0, w, h;
     char *key = NULL, *old_key = NULL, *key_path = NULL, *man_path = NULL;
     size_t old_len;
@@ -1021,7 +879,7 @@ int lrsa_render_cache(const lrsa_render_cache_opts *o, const char *cache_dir,
     }
     if (rc)
         goto done;
-    if ((rc = cache_make_jobs(t, o->volumes_all, o->bids_dir, &jobs, &njobs, err)))
+    if ((rc = lrsa_render_jobs_plan(t, o->volumes_all, o->bids_dir, &jobs, &njobs, err)))
         goto done;
     if ((rc = lrsa_render_cache_key(o, &key, err)) || (rc = lrsa_mkdir_p(cache_dir, err)))
         goto done;
@@ -1038,7 +896,7 @@ int lrsa_render_cache(const lrsa_render_cache_opts *o, const char *cache_dir,
         unlink(man_path);
         unlink(key_path);
         for (int64_t i = 0; i < njobs; i++) {
-            char *p = lrsa_path_join(cache_dir, jobs[i].rel, err);
+            char *p = lrsa_path_join(cache_dir, jobs[i].path, err);
             if (!p) {
                 rc = LRSA_ENOMEM;
                 goto done;
@@ -1059,7 +917,7 @@ int lrsa_render_cache(const lrsa_render_cache_opts *o, const char *cache_dir,
         lrsa_progress(ctx, "render", b + 1, njobs);
         a = b + 1;
     }
-    if ((rc = cache_write_manifest(man_path, jobs, njobs, err)))
+    if ((rc = lrsa_render_manifest_write(man_path, jobs, njobs, err)))
         goto done;
     if (empty)
         lrsa_warn(ctx, "%lld of %lld volumes have nothing above the threshold %g: their images "
@@ -1067,7 +925,7 @@ int lrsa_render_cache(const lrsa_render_cache_opts *o, const char *cache_dir,
     {
         double bytes = 0;
         for (int64_t i = 0; i < njobs; i++) {
-            char *p = lrsa_path_join(cache_dir, jobs[i].rel, err);
+            char *p = lrsa_path_join(cache_dir, jobs[i].path, err);
             struct stat sst;
             if (p && stat(p, &sst) == 0)
                 bytes += (double)sst.st_size;
@@ -1085,7 +943,7 @@ int lrsa_render_cache(const lrsa_render_cache_opts *o, const char *cache_dir,
         t = NULL;
     }
 done:
-    cache_jobs_free(jobs, njobs);
+    lrsa_render_jobs_free(jobs, njobs);
     lrsa_trials_free(t);
     free(key);
     free(old_key);
