@@ -70,15 +70,9 @@ int cmd_synth(int argc, char **argv, cli_ctx *cli)
         OPT_FLAG_(0, "force", &force, "write into a non-empty DIR (same-named files are replaced)"),
         OPT_END_(),
     };
-    /* cli_parse gathers every positional argument before counting them: room for all. */
-    char **args = malloc(sizeof *args * (size_t)(argc > 0 ? argc : 1));
-    if (!args) {
-        cli_error(cli, "out of memory");
-        return EXIT_FAILURE_;
-    }
+    char *args[1];   /* no positional arguments (cli_parse stores at most max_args) */
     int nargs = 0;
     int rc = cli_parse(cli, argc, argv, opts, &synth_usage, 0, 0, args, &nargs);
-    free(args);
     if (rc >= 0)
         return rc;
     if (!out || !*out)

@@ -30,14 +30,9 @@ int cmd_vit_init(int argc, char **argv, cli_ctx *cli)
         OPT_STRING_('o', "output", &out, "DIR", "write the model directory here (required)"),
         OPT_END_(),
     };
-    char **args = malloc(sizeof *args * (size_t)(argc > 0 ? argc : 1));
-    if (!args) {
-        cli_error(cli, "out of memory");
-        return EXIT_FAILURE_;
-    }
+    char *args[1];   /* no positional arguments (cli_parse stores at most max_args) */
     int nargs = 0;
     int rc = cli_parse(cli, argc, argv, opts, &vit_init_usage, 0, 0, args, &nargs);
-    free(args);
     if (rc >= 0)
         return rc;
     if (!out || !*out)
