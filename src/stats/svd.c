@@ -289,6 +289,26 @@ done:
     return rc;
 }
 
+/* The largest scaled residual |G z_j - θ_j z_j| / scale_j over the first kk Ritz pairs (columns
+ * of GZ = G·Z and Z, m rows). scale_j = θ_1 max(sqrt(θ_j / θ_1), TOPK_FLOOR): r_j <= tol bounds
+ * the error of projection column j (s_j u_j), relative to s_1, by tol / (relative gap). */
+static double ritz_max_residual(const float *GZ, const float *Z, const double *theta, int64_t m,
+                                int64_t kk)
+{
+    double maxres = 0, th1 = theta[0] > 0 ? theta[0] : 1;
+    for (int64_t j = 0; j < kk; j++) {
+        double rel = theta[j] > 0 ? sqrt(theta[j] / th1) : 0;
+        double scale = th1 * (rel > TOPK_FLOOR ? rel : TOPK_FLOOR), r2 = 0;
+        const float *gz = GZ + (size_t)j * (size_t)m, *z = Z + (size_t)j * (size_t)m;
+        for (int64_t i = 0; i < m; i++) {
+            double t = (double)gz[i] - theta[j] * (double)z[i];
+            r2 += t * t;
+        }
+        maxres = fmax(maxres, sqrt(r2) / scale);
+    }
+    return maxres;
+}
+
 /* The top kk eigenpairs of G by randomized subspace iteration on Gf (float copy of G) with a
  * block of b >= kk columns. Q0 (m x b0 column-major, may be NULL) seeds the first b0 columns;
  * the rest are Gaussian. Multiplications by G are LU-normalised; a Rayleigh-Ritz step (QR, the
@@ -372,23 +392,7 @@ static int subspace_eig(const float *Gf, int64_t m, int64_t kk, int64_t b, const
         /* P <- W·Y = G·Z */
         cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)b, (int)b, 1.0f, W, (int)m, Yf,
                     (int)b, 0.0f, P, (int)m);
-        /* r_j <= tol * sqrt(θ_1 θ_j) bounds the error of projection column j (s_j u_j), relative
-         * to s_1, by tol / (relative gap); below TOPK_FLOOR the bound is tol * TOPK_FLOOR * θ_1 */
-        maxres = 0;
-        double th1 = theta[0] > 0 ? theta[0] : 1;
-        for (int64_t j = 0; j < kk; j++) {
-            double rel = theta[j] > 0 ? sqrt(theta[j] / th1) : 0;
-            double scale = th1 * (rel > TOPK_FLOOR ? rel : TOPK_FLOOR);
-            double r2 = 0;
-            const float *gz = P + (size_t)j * (size_t)m, *z = Z + (size_t)j * (size_t)m;
-            for (int64_t i = 0; i < m; i++) {
-                double t = (double)gz[i] - theta[j] * (double)z[i];
-                r2 += t * t;
-            }
-            double r = sqrt(r2) / scale;
-            if (r > maxres)
-                maxres = r;
-        }
+        maxres = ritz_max_residual(P, Z, theta, m, kk);
         since_rr = 0;
         first = 2;
         shift = theta[b - 1] > 0 && b < m ? 0.5 * theta[b - 1] : 0;
@@ -524,18 +528,7 @@ static int krylov_eig(const float *Gf, int64_t m, int64_t kk, int64_t s, int64_t
                     (int)L, 0.0f, Z, (int)m);
         cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)kk, (int)L, 1.0f, W, (int)m, Yf,
                     (int)L, 0.0f, GZ, (int)m);
-        maxres = 0;
-        double th1 = theta[0] > 0 ? theta[0] : 1;
-        for (int64_t j = 0; j < kk; j++) {
-            double rel = theta[j] > 0 ? sqrt(theta[j] / th1) : 0;
-            double scale = th1 * (rel > TOPK_FLOOR ? rel : TOPK_FLOOR), r2 = 0;
-            const float *gz = GZ + (size_t)j * (size_t)m, *z = Z + (size_t)j * (size_t)m;
-            for (int64_t i = 0; i < m; i++) {
-                double t = (double)gz[i] - theta[j] * (double)z[i];
-                r2 += t * t;
-            }
-            maxres = fmax(maxres, sqrt(r2) / scale);
-        }
+        maxres = ritz_max_residual(GZ, Z, theta, m, kk);
         if (maxres <= tol) {
             *converged = 1;
             break;
