@@ -32,6 +32,13 @@
  * Determinism: permutation k (k = 0, 1, ...) is drawn from its own RNG stream seeded from
  * (seed, k) (lrsa_perm_draw), and every r(pi_k) is summed in a fixed order by one thread, so the
  * p-value is bit-identical for any thread count.
+ * The null distribution (o->null_out, optional): null_out[k] = r(pi_k), the value that was counted
+ * against r_obs, signed even for two-sided (which counts |r(pi_k)|), in permutation order; the
+ * same bits for any thread count. Random test: null_out holds o->permutations doubles. Exact test:
+ * it must hold n! doubles (the most there can be); the first res->permutations are filled, one per
+ * permutation enumerated, in lexicographic order of pi (so the identity, r_obs itself, comes
+ * first), and with strata only those that keep every stimulus in its group. Untouched when
+ * o->permutations is 0.
  *
  * Bootstrap (percentile, over stimuli): resample n stimuli with replacement (resample b uses its
  * own RNG stream from (seed, b)); the resampled RDM's pairs are the pairs (k, l), k < l, of
@@ -88,6 +95,7 @@ typedef struct lrsa_infer_opts {
     int64_t bootstrap;            /* default 1000; 0: no CI */
     uint64_t seed;                /* default 0 */
     const int32_t *strata;        /* NULL, or n group ids in [0, n): permute within groups */
+    double *null_out;             /* NULL, or receives the null statistics r(pi) (see below) */
 } lrsa_infer_opts;
 
 void lrsa_infer_opts_init(lrsa_infer_opts *o);

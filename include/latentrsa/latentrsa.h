@@ -24,6 +24,8 @@
 #include "latentrsa/rdm.h"
 #include "latentrsa/compare.h"
 #include "latentrsa/inference.h"
+#include "latentrsa/embed_voxels.h"
 #include "latentrsa/vit.h"
+#include "latentrsa/align.h"
 
 #endif

@@ -76,5 +76,7 @@ int cmd_train_ae(int argc, char **argv, cli_ctx *cli);
 int cmd_embed_fmri(int argc, char **argv, cli_ctx *cli);
 int cmd_vit_init(int argc, char **argv, cli_ctx *cli);
 int cmd_embed_images(int argc, char **argv, cli_ctx *cli);
+int cmd_embed_voxels(int argc, char **argv, cli_ctx *cli);
+int cmd_align(int argc, char **argv, cli_ctx *cli);
 
 #endif

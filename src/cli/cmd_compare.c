@@ -15,9 +15,9 @@
 static const char *const compare_synopsis[] = {
     "latentrsa compare A.npy B.npy [--method pearson|spearman|kendall-tau-a|cosine] "
     "[--permutations P|all] [--bootstrap B] [--strata source] [--alternative greater|two-sided] "
-    "[--seed S] [--json]",
+    "[--seed S] [--json] [--null-out NULL.npy]",
     "latentrsa compare X.npy Y.npy --method cka-linear|cka-linear-debiased [--permutations P|all] "
-    "[--strata source] [--alternative greater|two-sided] [--seed S] [--json]",
+    "[--strata source] [--alternative greater|two-sided] [--seed S] [--json] [--null-out NULL.npy]",
     NULL,
 };
 
@@ -31,7 +31,8 @@ static const cli_usage compare_usage = {
     "percentile bootstrap over stimuli. p_parametric is scipy's pearsonr/spearmanr p, reported only\n"
     "to compare with the paper: it treats the N(N-1)/2 entries as independent, which they are not.\n"
     "Output: a short summary on standard output, or with --json one object whose keys are always\n"
-    "present (null where a field does not apply).",
+    "present (null where a field does not apply). --null-out writes the null statistics r(pi_k)\n"
+    "(signed, in permutation order) as a P x 1 float32 .npy.",
 };
 
 /* A matrix with its sidecar (NULL when it has none). */
@@ -296,7 +297,7 @@ static void print_summary(const lrsa_infer_opts *o, const lrsa_infer_result *res
 int cmd_compare(int argc, char **argv, cli_ctx *cli)
 {
     const char *method_text = "spearman", *alt_text = "greater", *perm_text = NULL;
-    const char *strata_text = NULL;
+    const char *strata_text = NULL, *null_path = NULL;
     int64_t boot = INT64_MIN, seed = 0;
     int json = 0;
     const cli_opt opts[] = {
@@ -311,6 +312,8 @@ int cmd_compare(int argc, char **argv, cli_ctx *cli)
         OPT_STRING_(0, "alternative", &alt_text, "A", "greater (default) or two-sided"),
         OPT_INT_(0, "seed", &seed, "S", "random seed of the permutations and resamples (default 0)"),
         OPT_FLAG_(0, "json", &json, "print one JSON object"),
+        OPT_STRING_(0, "null-out", &null_path, "FILE.npy",
+                    "write the null statistics r(pi_1..pi_P) as a P x 1 float32 .npy"),
         OPT_END_(),
     };
     char *args[2];
@@ -355,6 +358,11 @@ int cmd_compare(int argc, char **argv, cli_ctx *cli)
                       "permutation): p_permutation is null");
         o.permutations = 0;
     }
+    if (null_path && !*null_path)
+        return cli_usage_error(cli, "--null-out needs a file name");
+    if (null_path && o.permutations == 0)
+        return cli_usage_error(cli, "--null-out needs a permutation test (%s)",
+                               is_kendall ? "kendall-tau-a has none" : "--permutations is 0");
     if (boot != INT64_MIN)
         o.bootstrap = boot;
     else if (is_kendall || is_cka)
@@ -368,6 +376,8 @@ int cmd_compare(int argc, char **argv, cli_ctx *cli)
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
     int32_t *strata = NULL;
+    double *null_vals = NULL;
+    float *null_f32 = NULL;
     int64_t ngroups = 0;
     cJSON *j = NULL;
     lrsa_infer_result res;
@@ -405,6 +415,19 @@ int cmd_compare(int argc, char **argv, cli_ctx *cli)
     if (is_kendall && o.bootstrap > 0 && n * (n - 1) / 2 > 200000)
         lrsa_warn(&cli->lib, "kendall-tau-a bootstrap costs O(M log M) per resample (M = %lld pairs): "
                   "this will take a while", (long long)(n * (n - 1) / 2));
+    if (null_path) {
+        /* the random test fills P values; the exact one at most n! (n <= 8) */
+        int64_t cap = o.permutations;
+        if (o.permutations == LRSA_PERM_EXACT)
+            for (int64_t f = cap = 1; f <= n; f++)
+                cap *= f;
+        null_vals = lrsa_malloc((size_t)cap * sizeof *null_vals, "null distribution", &err);
+        if (!null_vals) {
+            rc = LRSA_ENOMEM;
+            goto done;
+        }
+        o.null_out = null_vals;
+    }
     if (is_cka)
         rc = lrsa_cka_infer(a.t->data, n, a.t->shape[1], b.t->data, b.t->shape[1], &o, &res,
                             &cli->lib, &err);
@@ -412,6 +435,18 @@ int cmd_compare(int argc, char **argv, cli_ctx *cli)
         rc = lrsa_rsa_infer(a.t->data, b.t->data, n, &o, &res, &cli->lib, &err);
     if (rc)
         goto done;
+    if (null_path) {   /* before anything is printed: a failed write prints no result */
+        int64_t P = res.permutations, shape[2] = { P, 1 };
+        null_f32 = lrsa_malloc((size_t)P * sizeof *null_f32, "null distribution", &err);
+        if (!null_f32) {
+            rc = LRSA_ENOMEM;
+            goto done;
+        }
+        for (int64_t k = 0; k < P; k++)
+            null_f32[k] = (float)null_vals[k];
+        if ((rc = lrsa_npy_write_f32(null_path, 2, shape, null_f32, &err)))
+            goto done;
+    }
     if (o.bootstrap > 0 && res.bootstrap_dropped > 0)
         lrsa_warn(&cli->lib, "%lld of %lld bootstrap resamples had an undefined r and were left out",
                   (long long)res.bootstrap_dropped, (long long)o.bootstrap);
@@ -431,6 +466,8 @@ int cmd_compare(int argc, char **argv, cli_ctx *cli)
 done:
     cJSON_Delete(j);
     free(strata);
+    free(null_vals);
+    free(null_f32);
     input_release(&a);
     input_release(&b);
     return rc ? cli_report(cli, &err) : EXIT_OK;

@@ -30,6 +30,8 @@ static const command commands[] = {
     { "reduce", cmd_reduce, "z-score columns and project onto the top singular components" },
     { "rdm", cmd_rdm, "the dissimilarity matrix between the rows of a matrix" },
     { "compare", cmd_compare, "compare two RDMs (or embeddings) with permutation and bootstrap inference" },
+    { "embed-voxels", cmd_embed_voxels, "the trial-by-voxel matrix straight from the BOLD data (the baseline)" },
+    { "align", cmd_align, "pair brain rows with image rows by stimulus and assign images to subjects" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -126,7 +128,7 @@ static void print_main_help(FILE *fp)
                 "       latentrsa <command> -h     help for one command\n"
                 "       latentrsa --version\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(fp, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(fp, "\nexit status: 0 ok, 1 failure, 2 usage error, 3 invalid input data\n");
 }
 

@@ -39,6 +39,7 @@ void lrsa_infer_opts_init(lrsa_infer_opts *o)
     o->bootstrap = 1000;
     o->seed = 0;
     o->strata = NULL;
+    o->null_out = NULL;
 }
 
 /* ===== Permutation plans (strata) =========================================================== */
@@ -334,8 +335,11 @@ static int engine_test(const engine *e, const lrsa_infer_opts *o, lrsa_infer_res
                     ok = o->strata[p[i]] == o->strata[i];
             if (!ok)
                 continue;
+            double r = engine_one(e, p, q);
+            if (o->null_out)
+                o->null_out[total] = r;
             total++;
-            if (exceeds(engine_one(e, p, q), r_obs, o->alternative))
+            if (exceeds(r, r_obs, o->alternative))
                 exceed++;
         } while (next_perm(p, n));
         res->permutations = total;
@@ -368,8 +372,11 @@ static int engine_test(const engine *e, const lrsa_infer_opts *o, lrsa_infer_res
                     inv[b][perm[b][i]] = (int32_t)i;
             }
             engine_batch(e, nb, perm, inv, r);
-            for (int b = 0; b < nb; b++)
+            for (int b = 0; b < nb; b++) {
                 exceed += exceeds(r[b], r_obs, o->alternative);
+                if (o->null_out)
+                    o->null_out[k0 + b] = r[b];
+            }
             int64_t d;
 #pragma omp atomic capture
             d = ++done_batches;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # latentrsa compare: two small RDMs written here as .npy with printf (float32 bit patterns of small
 # integers), values checked against scipy 1.13 (written out here, so no Python is needed): r, the
-# parametric p, the exact Mantel p (every permutation, computed with scipy in a loop), strata.
+# parametric p, the exact Mantel p (every permutation, computed with scipy in a loop), strata,
+# --null-out (the null values reproduce the p-value).
 # JSON keys always present, null handling (--permutations 0, --bootstrap 0), join by stimulus (B
 # permuted relative to A gives the same output), and bad input with exit codes.
 # Needs LRSA_BIN and LRSA_TMP. Ends with "compare: N passed, M failed".
@@ -77,7 +78,7 @@ labels "$T/Bp.labels.tsv" e.jpg:Scene c.jpg:Scene a.jpg:COCO d.jpg:Scene b.jpg:C
 # ---- -h ------------------------------------------------------------------------------------
 run help -h
 check "-h exits 0" test "$rc" -eq 0
-check "-h synopsis" grep -qF 'usage: latentrsa compare A.npy B.npy [--method pearson|spearman|kendall-tau-a|cosine] [--permutations P|all] [--bootstrap B] [--strata source] [--alternative greater|two-sided] [--seed S] [--json]' "$T/help.out"
+check "-h synopsis" grep -qF 'usage: latentrsa compare A.npy B.npy [--method pearson|spearman|kendall-tau-a|cosine] [--permutations P|all] [--bootstrap B] [--strata source] [--alternative greater|two-sided] [--seed S] [--json] [--null-out NULL.npy]' "$T/help.out"
 
 # ---- the values (scipy 1.13: spearmanr r 0.5351706981826699, p greater 0.05545914433410292;
 # pearsonr r 0.4229129058259507, p greater 0.11167039853023608; exact Mantel: spearman 8/120,
@@ -244,5 +245,52 @@ check "cka ci95 null" test "$(field "$T/cka.out" ci95)" = null
 check "cka p_parametric null" test "$(field "$T/cka.out" p_parametric)" = null
 run ckad "$T/X.npy" "$T/Y.npy" --method cka-linear-debiased --permutations 99 --json
 check "debiased cka exits 0" test "$rc" -eq 0
+
+# ---- --null-out: the P null values as a P x 1 float32 .npy, in permutation order ----------------
+# nullvals FILE: the values, one per line (od prints float32 to about 8 digits)
+nullvals() { od -v -A n -t f4 -j 128 "$1" | tr -s ' ' '\n' | grep -v '^$'; }
+# exceed FILE R TWO: #{v >= R - 1e-6} (|.| when TWO is 1); distinct r values of these 5-stimulus
+# RDMs lie much further apart than float32 rounding
+exceed() { nullvals "$1" | awk -v r="$2" -v two="$3" '{ v = $1 + 0; if (two) { v = v < 0 ? -v : v; r = r < 0 ? -r : r } if (v >= r - 1e-6) c++ } END { print c + 0 }'; }
+run nu "$T/A.npy" "$T/B.npy" --method pearson --permutations 199 --bootstrap 0 --seed 5 --json --null-out "$T/null.npy"
+check "--null-out exits 0" test "$rc" -eq 0
+check "--null-out: the file" test -s "$T/null.npy"
+check "--null-out: shape (199, 1)" grep -aqF "{'descr': '<f4', 'fortran_order': False, 'shape': (199, 1), }" "$T/null.npy"
+check "--null-out: 199 values" test "$(wc -c <"$T/null.npy")" -eq $((128 + 199 * 4))
+check "--null-out: no sidecar" test ! -e "$T/null.labels.tsv"
+check "--null-out: still 12 keys on stdout" test "$(grep -cE '^[[:space:]]*"[a-z_0-9]+":' "$T/nu.out")" -eq 12
+c=$(exceed "$T/null.npy" "$(field "$T/nu.out" r)" 0)
+check "--null-out: (1 + #{null >= r}) / 200 = p_permutation ($c)" near "$(field "$T/nu.out" p_permutation)" "$(awk -v c="$c" 'BEGIN { printf "%.17g", (1 + c) / 200 }')" 1e-12
+check "--null-out: values in [-1, 1], not all equal" sh -c "nullvals() { od -v -A n -t f4 -j 128 \"\$1\" | tr -s ' ' '\n' | grep -v '^\$'; }; nullvals '$T/null.npy' | awk '\$1 < -1 || \$1 > 1 { bad = 1 } { s[\$1] = 1 } END { n = 0; for (k in s) n++; exit bad || n < 3 }'"
+run nu1 "$T/A.npy" "$T/B.npy" --method pearson --permutations 199 --bootstrap 0 --seed 5 --json --null-out "$T/null1.npy" --threads 1
+check "--null-out: --threads 1 gives the same bytes" cmp -s "$T/null.npy" "$T/null1.npy"
+run nu2 "$T/A.npy" "$T/B.npy" --method pearson --alternative two-sided --permutations 199 --bootstrap 0 --seed 5 --json --null-out "$T/null2.npy"
+check "--null-out two-sided: the same signed values" cmp -s "$T/null.npy" "$T/null2.npy"
+check "--null-out two-sided: negative values kept" sh -c "od -v -A n -t f4 -j 128 '$T/null2.npy' | grep -q -- '-0\.[0-9]'"
+c=$(exceed "$T/null2.npy" "$(field "$T/nu2.out" r)" 1)
+check "--null-out two-sided: count of |null| reproduces p ($c)" near "$(field "$T/nu2.out" p_permutation)" "$(awk -v c="$c" 'BEGIN { printf "%.17g", (1 + c) / 200 }')" 1e-12
+run nua "$T/A.npy" "$T/B.npy" --method spearman --permutations all --bootstrap 0 --json --null-out "$T/nulla.npy"
+check "--null-out all: exits 0" test "$rc" -eq 0
+check "--null-out all: 120 rows" grep -aqF "'shape': (120, 1)" "$T/nulla.npy"
+check "--null-out all: the identity first" near "$(nullvals "$T/nulla.npy" | head -1)" "$(field "$T/nua.out" r)" 1e-6
+check "--null-out all: 8 of 120 reach r" test "$(exceed "$T/nulla.npy" "$(field "$T/nua.out" r)" 0)" -eq 8
+run nus "$T/A.npy" "$T/B.npy" --permutations all --strata source --bootstrap 0 --json --null-out "$T/nulls.npy"
+check "--null-out all within strata: 12 rows" grep -aqF "'shape': (12, 1)" "$T/nulls.npy"
+run nuc "$T/X.npy" "$T/Y.npy" --method cka-linear --permutations 99 --json --null-out "$T/nullc.npy"
+check "--null-out cka: exits 0" test "$rc" -eq 0
+check "--null-out cka: 99 rows" grep -aqF "'shape': (99, 1)" "$T/nullc.npy"
+c=$(exceed "$T/nullc.npy" "$(field "$T/nuc.out" r)" 0)
+check "--null-out cka: count reproduces p ($c)" near "$(field "$T/nuc.out" p_permutation)" "$(awk -v c="$c" 'BEGIN { printf "%.17g", (1 + c) / 100 }')" 1e-12
+run nu0 "$T/A.npy" "$T/B.npy" --permutations 0 --null-out "$T/null0.npy"
+check "--null-out with --permutations 0: exit 2" test "$rc" -eq 2
+check "--null-out with --permutations 0: says why" grep -q "needs a permutation test" "$T/nu0.err"
+check "--null-out with --permutations 0: no file" test ! -e "$T/null0.npy"
+run nuk "$T/A.npy" "$T/B.npy" --method kendall-tau-a --null-out "$T/nullk.npy"
+check "--null-out with kendall-tau-a: exit 2" test "$rc" -eq 2
+check "--null-out with kendall-tau-a: no file" test ! -e "$T/nullk.npy"
+run nuw "$T/A.npy" "$T/B.npy" --permutations 99 --json --null-out "$T/no/dir/null.npy"
+check "--null-out unwritable: exit 1" test "$rc" -eq 1
+check "--null-out unwritable: names it" grep -qF "$T/no/dir/null.npy" "$T/nuw.err"
+check "--null-out unwritable: no result printed" test ! -s "$T/nuw.out"
 
 finish compare

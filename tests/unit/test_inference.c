@@ -3,7 +3,7 @@
  * permutations recomputed from lrsa_perm_draw, thread-count independence, the bootstrap CI
  * against materialised resamples, calibration over 1,000 seeds (null rejection rate within
  * binomial bounds of 5 %, stratified too; planted structure rejects), bootstrap coverage, the CKA
- * permutation test, and bad input.
+ * permutation test, the null distribution (null_out), and bad input.
  * Tolerances: statistics agree to 1e-12 (double sums of at most a few thousand terms); counts
  * and p-values of the permutation tests are compared exactly. */
 #include "harness.h"
@@ -676,6 +676,128 @@ static void test_cka(void)
     }
 }
 
+/* exceeds() as the header defines it, for counting a null distribution. */
+static int null_exceeds(double r, double r_obs, lrsa_alternative alt)
+{
+    return alt == LRSA_ALT_TWO_SIDED ? fabs(r) >= fabs(r_obs) - LRSA_PERM_TIE_TOL
+                                     : r >= r_obs - LRSA_PERM_TIE_TOL;
+}
+
+/* o.null_out: the P null values, in permutation order. Counting them against r_obs gives the
+ * test's exceed exactly; value k is r(pi_k) of lrsa_perm_draw(seed, k) (signed for two-sided);
+ * the same bits for 1 and 2 threads; the exact test fills n! values, the identity first; CKA too;
+ * NULL leaves the result unchanged. */
+static void test_null_out(void)
+{
+    enum { n = 10, P = 203 };
+    lrsa_rng rng;
+    lrsa_rng_seed(&rng, 21);
+    double pa[n * 3], pb[n * 3];
+    float A[n * n], B[n * n];
+    random_points(&rng, pa, n, 3);
+    for (int k = 0; k < n * 3; k++)
+        pb[k] = 0.5 * pa[k] + lrsa_rng_normal(&rng);
+    make_rdm(A, n, 3, pa);
+    make_rdm(B, n, 3, pb);
+    int32_t strata[n] = { 0, 1, 0, 1, 2, 2, 0, 1, 2, 0 };
+    const lrsa_cmp_method methods[] = { LRSA_CMP_PEARSON, LRSA_CMP_SPEARMAN, LRSA_CMP_COSINE };
+    double *v1 = malloc(sizeof *v1 * (P + 1)), *v2 = malloc(sizeof *v2 * (P + 1));
+    for (int mi = 0; mi < 3; mi++)
+        for (int alt = 0; alt < 2; alt++)
+            for (int st = 0; st < 2; st++) {
+                const int32_t *sp = st ? strata : NULL;
+                lrsa_infer_opts o = opts_of(methods[mi], (lrsa_alternative)alt, P, 0, 9, sp);
+                lrsa_infer_result r0, r1, r2;
+                lrsa_ctx c1, c2;
+                lrsa_ctx_init(&c1);
+                lrsa_ctx_init(&c2);
+                c1.threads = 1;
+                c2.threads = 2;
+                CHECK_INT(lrsa_rsa_infer(A, B, n, &o, &r0, &c2, NULL), LRSA_OK);
+                v1[P] = v2[P] = 12345.0;   /* a guard: nothing beyond P is written */
+                o.null_out = v1;
+                CHECK_INT(lrsa_rsa_infer(A, B, n, &o, &r1, &c1, NULL), LRSA_OK);
+                o.null_out = v2;
+                CHECK_INT(lrsa_rsa_infer(A, B, n, &o, &r2, &c2, NULL), LRSA_OK);
+                CHECK(v1[P] == 12345.0 && v2[P] == 12345.0);
+                CHECK(memcmp(v1, v2, sizeof *v1 * P) == 0);
+                CHECK(r0.exceed == r1.exceed && r0.p_permutation == r1.p_permutation);
+                long exceed = 0, near_tie = 0, off = 0, negative = 0;
+                for (int k = 0; k < P; k++) {
+                    exceed += null_exceeds(v1[k], r1.r, (lrsa_alternative)alt);
+                    near_tie += fabs(fabs(v1[k]) - fabs(r1.r)) < 1e-6;
+                    negative += v1[k] < 0;
+                    int32_t p[n];
+                    lrsa_perm_draw(9, k, n, sp, p, NULL);
+                    off += fabs(v1[k] - naive_perm_stat(methods[mi], A, B, n, p)) > 1e-6;
+                }
+                CHECK_INT(near_tie, 0);   /* so counting against the reported r is exact */
+                CHECK_INT(exceed, r1.exceed);
+                CHECK_INT(off, 0);
+                if (methods[mi] != LRSA_CMP_COSINE)
+                    CHECK(negative > 0);   /* two-sided keeps the sign too */
+            }
+    /* exact: n! values (here 5! = 120), lexicographic, the identity first */
+    {
+        float A5[25], B5[25];
+        double p5[15], q5[15], v[120];
+        random_points(&rng, p5, 5, 3);
+        random_points(&rng, q5, 5, 3);
+        make_rdm(A5, 5, 3, p5);
+        make_rdm(B5, 5, 3, q5);
+        lrsa_infer_opts o = opts_of(LRSA_CMP_PEARSON, LRSA_ALT_TWO_SIDED, LRSA_PERM_EXACT, 0, 0, NULL);
+        o.null_out = v;
+        lrsa_infer_result res;
+        CHECK_INT(lrsa_rsa_infer(A5, B5, 5, &o, &res, NULL, NULL), LRSA_OK);
+        CHECK_INT(res.permutations, 120);
+        CHECK_NEAR(v[0], res.r, 1e-6);
+        long exceed = 0;
+        for (int k = 0; k < 120; k++)
+            exceed += null_exceeds(v[k], v[0], LRSA_ALT_TWO_SIDED);
+        CHECK_INT(exceed, res.exceed);
+        int32_t last[5] = { 4, 3, 2, 1, 0 };   /* the last permutation in lexicographic order */
+        CHECK_NEAR(v[119], naive_perm_stat(LRSA_CMP_PEARSON, A5, B5, 5, last), 1e-6);
+        int32_t st5[5] = { 0, 0, 1, 1, 1 };    /* strata: 2! 3! = 12 values */
+        o.strata = st5;
+        CHECK_INT(lrsa_rsa_infer(A5, B5, 5, &o, &res, NULL, NULL), LRSA_OK);
+        CHECK_INT(res.permutations, 12);
+        exceed = 0;
+        for (int k = 0; k < 12; k++)
+            exceed += null_exceeds(v[k], v[0], LRSA_ALT_TWO_SIDED);
+        CHECK_INT(exceed, res.exceed);
+    }
+    /* CKA: the same contract */
+    {
+        enum { d = 4 };
+        float X[n * d], Y[n * d];
+        for (int k = 0; k < n * d; k++) {
+            X[k] = (float)lrsa_rng_normal(&rng);
+            Y[k] = (float)(X[k] + lrsa_rng_normal(&rng));
+        }
+        for (int deb = 0; deb < 2; deb++) {
+            lrsa_infer_opts o = opts_of(deb ? LRSA_CMP_CKA_LINEAR_DEBIASED : LRSA_CMP_CKA_LINEAR,
+                                        LRSA_ALT_GREATER, P, 0, 3, NULL);
+            lrsa_infer_result res;
+            lrsa_ctx c2;
+            lrsa_ctx_init(&c2);
+            c2.threads = 2;
+            o.null_out = v1;
+            CHECK_INT(lrsa_cka_infer(X, n, d, Y, d, &o, &res, &c2, NULL), LRSA_OK);
+            long exceed = 0, off = 0;
+            for (int k = 0; k < P; k++) {
+                exceed += null_exceeds(v1[k], res.r, LRSA_ALT_GREATER);
+                int32_t p[n];
+                lrsa_perm_draw(3, k, n, NULL, p, NULL);
+                off += fabs(v1[k] - naive_cka(X, Y, n, d, p, deb)) > 1e-5;
+            }
+            CHECK_INT(exceed, res.exceed);
+            CHECK_INT(off, 0);
+        }
+    }
+    free(v1);
+    free(v2);
+}
+
 static void test_errors(void)
 {
     float A[16] = { 0, 1, 2, 3, 1, 0, 4, 5, 2, 4, 0, 6, 3, 5, 6, 0 };
@@ -733,6 +855,7 @@ int main(void)
     RUN(test_calibration);
     RUN(test_coverage);
     RUN(test_cka);
+    RUN(test_null_out);
     RUN(test_errors);
     return harness_done();
 }
