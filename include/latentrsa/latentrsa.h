@@ -26,6 +26,7 @@
 #include "latentrsa/inference.h"
 #include "latentrsa/embed_voxels.h"
 #include "latentrsa/vit.h"
+#include "latentrsa/report.h"
 #include "latentrsa/align.h"
 
 #endif
