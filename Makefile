@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 PREFIX     ?= /usr/local
 MAKEFLAGS  += --no-print-directory
 
-.PHONY: all deps build asan fuzz-build test test-fast demo bench fuzz fixtures install clean
+.PHONY: all deps build asan fuzz-build test test-fast test-slow demo bench fuzz fixtures install clean
 
 all: build
 
@@ -39,6 +39,10 @@ test: build asan fuzz-build
 # Only the normal build's tests (quicker while developing).
 test-fast: build
 	@scripts/run-tests $(BUILD)
+
+# Full-size end-to-end runs (ViT-B/16, 672x672 renders): minutes, so not part of `make test`.
+test-slow: build
+	@LRSA_BIN=$(BUILD)/latentrsa LRSA_SRC=$(CURDIR) LRSA_TMP=$(BUILD)/tmp-slow bash tests/slow/t9100-full-size.sh
 
 demo: build
 	@scripts/demo $(BUILD)/latentrsa

@@ -84,7 +84,9 @@ int lrsa_vit_new_random(const lrsa_vit_config *cfg, uint64_t seed, lrsa_vit **ou
  * {"format": "pt"}), both atomically. dir is created if missing. */
 int lrsa_vit_save(const lrsa_vit *vit, const char *dir, lrsa_err *err);
 
-/* lrsa_vit_new_random followed by lrsa_vit_save (what `latentrsa vit-init` does). */
+/* lrsa_vit_new_random followed by lrsa_vit_save (what `latentrsa vit-init` does), then the marker
+ * dir/random_init.json ({"generator": "latentrsa vit-init", "seed": S, ...}) that tells later
+ * commands the weights are random. */
 int lrsa_vit_init_random(const lrsa_vit_config *cfg, uint64_t seed, const char *dir,
                          lrsa_err *err);
 

@@ -78,6 +78,8 @@ int cmd_vit_init(int argc, char **argv, cli_ctx *cli);
 int cmd_embed_images(int argc, char **argv, cli_ctx *cli);
 int cmd_embed_voxels(int argc, char **argv, cli_ctx *cli);
 int cmd_align(int argc, char **argv, cli_ctx *cli);
+int cmd_run(int argc, char **argv, cli_ctx *cli);
+int cmd_demo(int argc, char **argv, cli_ctx *cli);
 int cmd_report(int argc, char **argv, cli_ctx *cli);
 
 #endif

@@ -32,6 +32,8 @@ static const command commands[] = {
     { "compare", cmd_compare, "compare two RDMs (or embeddings) with permutation and bootstrap inference" },
     { "embed-voxels", cmd_embed_voxels, "the trial-by-voxel matrix straight from the BOLD data (the baseline)" },
     { "align", cmd_align, "pair brain rows with image rows by stimulus and assign images to subjects" },
+    { "run", cmd_run, "run the whole study: scan, render, autoencoder, ViT, align, reduce, RDMs, RSA, report" },
+    { "demo", cmd_demo, "synthesise a small dataset with a planted signal and run the study on it" },
     { "report", cmd_report, "rebuild a study's report.html from its output folder" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

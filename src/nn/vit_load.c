@@ -529,5 +529,17 @@ int lrsa_vit_init_random(const lrsa_vit_config *cfg, uint64_t seed, const char *
     if (!rc)
         rc = lrsa_vit_save(v, dir, err);
     lrsa_vit_free(v);
+    /* A marker that travels with the folder, so that whoever embeds with these weights (e.g.
+     * `latentrsa run`) can say loudly that they are random. */
+    char *marker = rc ? NULL : lrsa_path_join(dir, "random_init.json", err);
+    lrsa_outfile of;
+    if (marker && !(rc = lrsa_outfile_open(&of, marker, err))) {
+        fprintf(of.fp, "{\"generator\": \"latentrsa vit-init\", \"seed\": %llu, \"note\": \"random weights "
+                "(transformers' initialisation), not a trained model\"}\n", (unsigned long long)seed);
+        rc = lrsa_outfile_commit(&of, err);
+    } else if (!rc) {
+        rc = LRSA_ENOMEM;
+    }
+    free(marker);
     return rc;
 }
