@@ -308,15 +308,16 @@ int study_write_results(study *s, lrsa_err *err)
 
 static void print_rsa(const char *what, const cJSON *c)
 {
-    if (!c)
+    if (!cJSON_IsObject(c))
         return;
     const cJSON *ci = cJSON_GetObjectItemCaseSensitive(c, "ci95");
+    const cJSON *method = cJSON_GetObjectItemCaseSensitive(c, "method");
     double p = number(c, "p_permutation");
-    printf("%-16s r = %.4f (%s, n = %.0f)", what, number(c, "r"),
-           cJSON_GetObjectItemCaseSensitive(c, "method")->valuestring, number(c, "n"));
+    printf("%-16s r = %.4f (%s, n = %.0f)", what, number(c, "r"), cJSON_IsString(method) ? method->valuestring : "?",
+           number(c, "n"));
     if (p == p)
         printf(", permutation p = %.4g (%.0f permutations)", p, number(c, "permutations"));
-    if (cJSON_IsArray(ci))
+    if (cJSON_IsArray(ci) && cJSON_GetArraySize(ci) == 2)
         printf(", 95%% CI [%.3f, %.3f]", cJSON_GetArrayItem(ci, 0)->valuedouble, cJSON_GetArrayItem(ci, 1)->valuedouble);
     printf("\n");
 }
@@ -331,10 +332,14 @@ void study_print_headline(const study *s)
     print_rsa("voxel baseline:", cJSON_GetObjectItemCaseSensitive(r, "rsa_voxels"));
     const cJSON *ps = cJSON_GetObjectItemCaseSensitive(r, "per_subject");
     for (const cJSON *e = cJSON_IsArray(ps) ? ps->child : NULL; e; e = e->next) {
+        const cJSON *subject = cJSON_GetObjectItemCaseSensitive(e, "subject");
         char what[48];
-        snprintf(what, sizeof what, "RSA %s:", cJSON_GetObjectItemCaseSensitive(e, "subject")->valuestring);
+        snprintf(what, sizeof what, "RSA %s:", cJSON_IsString(subject) ? subject->valuestring : "?");
         print_rsa(what, cJSON_GetObjectItemCaseSensitive(e, "rsa"));
     }
+    const cJSON *mean = cJSON_GetObjectItemCaseSensitive(r, "per_subject_mean_r");
+    if (cJSON_IsNumber(mean))
+        printf("%-16s r = %.4f\n", "mean over subjects:", mean->valuedouble);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "truth");
     if (cJSON_IsObject(t)) {
         print_rsa("truth vs fMRI:", cJSON_GetObjectItemCaseSensitive(t, "fmri"));

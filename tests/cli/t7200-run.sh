@@ -99,6 +99,16 @@ echo "paper preset lag sweep, voxel RDM vs truth: stimoff $r0, lag:5 $r5"
 check "lag sweep: lag:5 sees the signal (r_truth > 0.2)" lt 0.2 "$r5"
 check "lag sweep: stimoff sees much less (r_truth(stimoff) < r_truth(lag:5) - 0.1)" lt "$r0" "$(awk -v x="$r5" 'BEGIN{print x - 0.1}')"
 
+# ---- --assign per-subject: each subject's RSA and their mean ----------------------------------
+"$BIN" run --bids "$D" --stimuli "$D/stimuli" -o "$T/persub" "${CI[@]}" --assign per-subject --bootstrap 0 \
+    >"$T/ps.out" 2>"$T/ps.err"
+check "per-subject run exits 0" test $? -eq 0
+check "per-subject: four subjects' RSA" test "$(tr -d '\n\t ' <"$T/persub/results.json" | grep -o '"subject":"CSI[1-4]","n":' | wc -l)" -eq 4
+check "per-subject: the mean r" grep -Eq '"per_subject_mean_r":[[:space:]]*-?[0-9]' "$T/persub/results.json"
+check "per-subject: no pooled rsa" grep -q '"rsa":[[:space:]]*null' "$T/persub/results.json"
+check "per-subject: headline per subject" grep -q "RSA CSI4:" "$T/ps.out"
+check "per-subject: report written" test -s "$T/persub/report.html"
+
 # ---- bad input ---------------------------------------------------------------------------------
 S2=$T/stim-missing
 cp -r "$D/stimuli" "$S2"
