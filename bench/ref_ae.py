@@ -3,8 +3,8 @@
 16 32 64 128 256), one training step (zero_grad + forward + MSE + backward + Adam(lr 1e-3,
 weight_decay 1e-5)) and encoder-only inference under torch.no_grad(), on random inputs in [0, 1).
 Prints the same "name seconds" lines as bench_ae (median of REPEATS after one warm-up).
-Threads: torch.set_num_threads(OMP_NUM_THREADS, default 2). torch is the pinned PyPI 2.3.1
-(tools/requirements.txt); Debian's python3-torch 1.13 is not installed here.
+Threads: torch.set_num_threads(OMP_NUM_THREADS, default 2). scripts/bench runs it under each
+installed torch: the pinned PyPI 2.3.1 (tools/requirements.txt), Debian's 1.13 and the newest PyPI.
   usage: ref_ae.py [HW] [BATCH] [REPEATS]     (defaults 672 8 3)
 """
 import os
