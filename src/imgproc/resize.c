@@ -7,7 +7,11 @@
  *    rounding bias, shifted down and clamped to 0..255;
  *  - horizontal pass first, over only the rows the vertical pass reads, into an 8-bit
  *    intermediate (so the result is rounded twice, as Pillow's); a pass is skipped when its axis
- *    keeps its size; same size on both axes is a plain copy. */
+ *    keeps its size; same size on both axes is a plain copy.
+ * Drawn images (renders, figures) repeat rows. A row equal to the one before it resizes to the
+ * same row, so the horizontal pass copies it; an output row whose weighted taps all read copies
+ * of one row is that row (its fixed-point weights sum to 1 within far less than what could move
+ * an 8-bit value; checked per row), so the vertical pass copies it. The bytes are the same. */
 #include "latentrsa/imgproc.h"
 
 #include <math.h>
@@ -106,6 +110,10 @@ static void pass_horizontal(const uint8_t *src, int64_t sw, int64_t row0, int64_
     for (int64_t y = 0; y < nrows; y++) {
         const uint8_t *in = src + (size_t)(row0 + y) * (size_t)sw * 3;
         uint8_t *out = dst + (size_t)y * (size_t)dw * 3;
+        if (y > 0 && memcmp(in, in - (size_t)sw * 3, (size_t)sw * 3) == 0) {
+            memcpy(out, out - (size_t)dw * 3, (size_t)dw * 3);
+            continue;
+        }
         for (int64_t xx = 0; xx < dw; xx++) {
             const int32_t *k = a->k + (size_t)xx * a->ksize;
             const uint8_t *p = in + (size_t)a->first[xx] * 3;
@@ -153,15 +161,34 @@ static void vert_tail(const uint8_t *in, size_t stride, const int32_t *k, int ta
     }
 }
 
-/* src rows are indexed from `row0` (the first row the pass reads); each row is w*3 bytes. */
+/* src rows are indexed from `row0` (the first row the pass reads); each row is w*3 bytes.
+ * same[r]: the first row of the run of equal rows that holds src row r (NULL: not known). */
 static void pass_vertical(const uint8_t *src, int64_t w, int64_t row0, uint8_t *dst, int64_t dh,
-                          const axis_coeffs *a)
+                          const axis_coeffs *a, const int32_t *same)
 {
     size_t n = (size_t)w * 3;
     for (int64_t yy = 0; yy < dh; yy++) {
         const int32_t *k = a->k + (size_t)yy * a->ksize;
         const uint8_t *in = src + (size_t)(a->first[yy] - row0) * n;
         uint8_t *out = dst + (size_t)yy * n;
+        if (same) {   /* the weighted taps all on copies of one row: (2^21 + p * K) >> 22 == p */
+            int32_t rep = -1, ok = 1;
+            int64_t ksum = 0;
+            for (int y = 0; y < a->count[yy] && ok; y++) {
+                if (!k[y])
+                    continue;
+                int32_t r = same[a->first[yy] - row0 + y];
+                ok = rep < 0 || r == rep;
+                rep = r;
+                ksum += k[y];
+            }
+            int64_t e = ksum - ((int64_t)1 << PRECISION_BITS);
+            if (ok && rep >= 0 && e * 255 < ((int64_t)1 << (PRECISION_BITS - 1)) &&
+                -e * 255 <= ((int64_t)1 << (PRECISION_BITS - 1))) {
+                memcpy(out, src + (size_t)rep * n, n);
+                continue;
+            }
+        }
         size_t i = 0;
         for (; i + VCHUNK <= n; i += VCHUNK)
             vert_chunk(in + i, n, k, a->count[yy], out + i);
@@ -174,6 +201,7 @@ int lrsa_resize_bilinear_rgb8(const uint8_t *src, int64_t sw, int64_t sh, uint8_
 {
     axis_coeffs ax = { 0 }, ay = { 0 };
     uint8_t *tmp = NULL;
+    int32_t *same = NULL;
     int rc = LRSA_OK;
 
     if (!src || !dst)
@@ -219,11 +247,22 @@ int lrsa_resize_bilinear_rgb8(const uint8_t *src, int64_t sw, int64_t sh, uint8_
         vin_row0 = ybox_first;
         vin_w = dw;
     }
-    pass_vertical(vin, vin_w, vin_row0, dst, dh, &ay);
+    /* runs of equal rows in what the vertical pass reads (a row compare costs a few taps) */
+    int64_t r0 = ybox_first - vin_row0, r1 = ybox_last - vin_row0;   /* rows of vin */
+    same = malloc((size_t)r1 * sizeof *same);   /* without it, no shortcut */
+    if (same) {
+        size_t n = (size_t)vin_w * 3;
+        for (int64_t r = r0; r < r1; r++)
+            same[r] = r > r0 && memcmp(vin + (size_t)r * n, vin + (size_t)(r - 1) * n, n) == 0
+                          ? same[r - 1]
+                          : (int32_t)r;
+    }
+    pass_vertical(vin, vin_w, vin_row0, dst, dh, &ay, same);
 done:
     axis_release(&ax);
     axis_release(&ay);
     free(tmp);
+    free(same);
     return rc;
 }
 

@@ -67,6 +67,97 @@ void lrsa_render_work_free(lrsa_render_work *w)
     free(w);
 }
 
+/* The volume with NaN/Inf read as 0: their count; its min, max and binary-ness; with fin not
+ * NULL, the volume itself (so a volume that is all finite is used as it is, not copied). The
+ * min (max) is the first one met in memory order, as a scalar `x < mn ? x : mn` scan keeps
+ * it: that only matters for the sign of a zero, which the vector version settles at the end. */
+static int64_t finite_copy_base(const float *vol, int64_t n, float *fin, lrsa__vol_stats *st)
+{
+    float mn = INFINITY, mx = -INFINITY;
+    int64_t bad = 0;
+    int seen0 = 0, seen1 = 0, other = 0;
+    for (int64_t p = 0; p < n; p++) {
+        float x = vol[p];
+        if (!isfinite(x)) {
+            x = 0;
+            bad++;
+        }
+        if (fin)
+            fin[p] = x;
+        mn = x < mn ? x : mn;
+        mx = x > mx ? x : mx;
+        seen0 |= x == 0.0f;
+        seen1 |= x == 1.0f;
+        other |= x != 0.0f && x != 1.0f;
+    }
+    st->mn = mn;
+    st->mx = mx;
+    st->binary = seen0 && seen1 && !other;
+    return bad;
+}
+
+#ifdef LRSA_HAVE_AVX2_CLONE
+__attribute__((target("avx2"))) static int64_t finite_copy_avx2(const float *vol, int64_t n,
+                                                                float *fin, lrsa__vol_stats *st)
+{
+    const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 inf = _mm256_set1_ps(INFINITY), zero = _mm256_setzero_ps();
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 mn = inf, mx = _mm256_set1_ps(-INFINITY), seen0 = zero, seen1 = zero;
+    int64_t bad = 0, p = 0;
+    int oth = 0;
+    for (; p + 8 <= n; p += 8) {
+        __m256 x = _mm256_loadu_ps(vol + p);
+        __m256 ok = _mm256_cmp_ps(_mm256_and_ps(x, absm), inf, _CMP_LT_OQ);   /* NaN: false */
+        bad += __builtin_popcount(~(unsigned)_mm256_movemask_ps(ok) & 0xffu);
+        x = _mm256_and_ps(x, ok);
+        if (fin)
+            _mm256_storeu_ps(fin + p, x);
+        mn = _mm256_min_ps(mn, x);
+        mx = _mm256_max_ps(mx, x);
+        __m256 z = _mm256_cmp_ps(x, zero, _CMP_EQ_OQ), o = _mm256_cmp_ps(x, one, _CMP_EQ_OQ);
+        seen0 = _mm256_or_ps(seen0, z);
+        seen1 = _mm256_or_ps(seen1, o);
+        oth |= _mm256_movemask_ps(_mm256_or_ps(z, o)) != 0xff;
+    }
+    float l[8], h[8];
+    _mm256_storeu_ps(l, mn);
+    _mm256_storeu_ps(h, mx);
+    float fmn = INFINITY, fmx = -INFINITY;
+    for (int q = 0; q < 8; q++) {
+        fmn = l[q] < fmn ? l[q] : fmn;
+        fmx = h[q] > fmx ? h[q] : fmx;
+    }
+    int s0 = _mm256_movemask_ps(seen0) != 0, s1 = _mm256_movemask_ps(seen1) != 0;
+    for (; p < n; p++) {
+        float x = vol[p];
+        if (!isfinite(x)) {
+            x = 0;
+            bad++;
+        }
+        if (fin)
+            fin[p] = x;
+        fmn = x < fmn ? x : fmn;
+        fmx = x > fmx ? x : fmx;
+        s0 |= x == 0.0f;
+        s1 |= x == 1.0f;
+        oth |= x != 0.0f && x != 1.0f;
+    }
+    if (fmn == 0.0f || fmx == 0.0f) {   /* a zero: the first one met decides its sign */
+        int64_t q = 0;
+        while (isfinite(vol[q]) && vol[q] != 0.0f)
+            q++;
+        float first = isfinite(vol[q]) ? vol[q] : 0.0f;
+        fmn = fmn == 0.0f ? first : fmn;
+        fmx = fmx == 0.0f ? first : fmx;
+    }
+    st->mn = fmn;
+    st->mx = fmx;
+    st->binary = s0 && s1 && !oth;
+    return bad;
+}
+#endif
+
 int lrsa_render_volume(const float *vol, const int64_t dims[3], const double affine[4][4],
                        const lrsa_render_opts *opts, uint8_t *rgb, lrsa_render_info *info,
                        lrsa_err *err)
@@ -103,29 +194,31 @@ int lrsa_render_volume_work(lrsa_render_work *work, const float *vol, const int6
     if (!info)
         info = &local;
     memset(info, 0, sizeof *info);
-    float *fin = NULL, *slice = NULL;
+    const float *fin = vol;
+    float *slice = NULL;
     int16_t *cidx = NULL;
     uint8_t *canvas = NULL;
     lrsa_render_view view, *v = &view;
     memset(v, 0, sizeof *v);
     int64_t n = dims[0] * dims[1] * dims[2];
-    fin = lrsa__buf_get(&work->b[LRSA__W_FIN], (size_t)n * sizeof *fin, "render volume", err);
-    if (!fin) {
-        rc = LRSA_ENOMEM;
-        goto done;
-    }
-    /* 1. finite copy; vmin/vmax */
-    float mn = INFINITY, mx = -INFINITY;
-    for (int64_t p = 0; p < n; p++) {
-        float x = vol[p];
-        if (!isfinite(x)) {
-            x = 0;
-            info->nonfinite++;
+    /* 1. NaN/Inf read as 0 (a copy only when there are some); vmin/vmax */
+    lrsa__vol_stats st;
+    int64_t (*scan)(const float *, int64_t, float *, lrsa__vol_stats *) = finite_copy_base;
+#ifdef LRSA_HAVE_AVX2_CLONE
+    if (lrsa__have_avx2())
+        scan = finite_copy_avx2;
+#endif
+    if ((info->nonfinite = scan(vol, n, NULL, &st))) {
+        float *copy = lrsa__buf_get(&work->b[LRSA__W_FIN], (size_t)n * sizeof *copy,
+                                    "render volume", err);
+        if (!copy) {
+            rc = LRSA_ENOMEM;
+            goto done;
         }
-        fin[p] = x;
-        mn = x < mn ? x : mn;
-        mx = x > mx ? x : mx;
+        scan(vol, n, copy, &st);
+        fin = copy;
     }
+    float mn = st.mn, mx = st.mx;
     if (mn < 0 && mx > 0) {
         info->vmax = fmax(-(double)mn, (double)mx);
         info->vmin = -info->vmax;
@@ -137,7 +230,7 @@ int lrsa_render_volume_work(lrsa_render_work *work, const float *vol, const int6
     if ((rc = lrsa__cut_coords_work(work, fin, dims, affine, opts->threshold, info->cut, err)))
         goto done;
     /* 3. world-aligned view; 4. visible bounding box */
-    if ((rc = lrsa__view_init(v, work, fin, dims, affine, opts->interp, err)))
+    if ((rc = lrsa__view_init_stats(v, work, fin, dims, affine, opts->interp, &st, err)))
         goto done;
     float thrf = (float)opts->threshold;
     if ((rc = lrsa__view_prepare(v, thrf, err)))
@@ -235,17 +328,28 @@ int lrsa_render_volume_work(lrsa_render_work *work, const float *vol, const int6
             rc = LRSA_ENOMEM;
             goto done;
         }
-        int64_t q[3 * 64];
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t c0 = 0; c0 < cols; c0 += 64) {
-                int64_t cnt = cols - c0 < 64 ? cols - c0 : 64;
-                for (int64_t u = 0; u < cnt; u++) {
-                    q[3 * u + ca] = info->cut_index[ca];
-                    q[3 * u + ha] = c0 + u;
-                    q[3 * u + va] = rows - 1 - r;   /* np.rot90: the top row is the last index */
-                }
-                lrsa__view_values_or_nan(v, q, cnt, slice + r * cols + c0);
+        /* Only voxels inside the visible box can be drawn (the others are masked, and so do not
+         * count for the slice's colour range either): the rest of the slice is NaN. */
+        const int64_t *vb = info->visible_box;
+        for (int64_t r = 0; r < rows; r++) {
+            float *srow = slice + r * cols;
+            int64_t vi = rows - 1 - r;   /* np.rot90: the top row is the last index */
+            int64_t c0 = vb[2 * ha], c1 = vb[2 * ha + 1];
+            if (info->empty || vi < vb[2 * va] || vi >= vb[2 * va + 1] ||
+                info->cut_index[ca] < vb[2 * ca] || info->cut_index[ca] >= vb[2 * ca + 1])
+                c0 = c1 = 0;
+            for (int64_t c = 0; c < c0; c++)
+                srow[c] = NAN;
+            for (int64_t c = c1; c < cols; c++)
+                srow[c] = NAN;
+            if (c1 > c0) {
+                int64_t g0[3];
+                g0[ca] = info->cut_index[ca];
+                g0[ha] = c0;
+                g0[va] = vi;
+                lrsa__view_row_or_nan(v, g0, ha, c1 - c0, srow + c0);
             }
+        }
         lrsa__colour_indices(slice, rows * cols, &cp, cidx);
         lrsa__draw_panel(canvas, cw, ch, &box[p], lim[p], ext[p], cidx, rows, cols, lut);
     }

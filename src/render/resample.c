@@ -116,7 +116,6 @@ static void filter_line(double *c, int64_t n)
  * is element-wise over l, four lines per vector (GCC/clang vector extensions; an AVX2 build of
  * the same code is picked at run time). Per line the arithmetic is exactly filter_line's: the
  * same IEEE operations in the same order, one statement each (no contraction into FMA). */
-typedef double lrsa__v4d __attribute__((vector_size(32)));
 #define V4_LD(p) ({ lrsa__v4d v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define V4_ST(p, v) do { lrsa__v4d v_ = (v); memcpy((p), &v_, sizeof v_); } while (0)
 /* OP(i) applies one step to lines [i, i+4) with vectors (V) or to line i alone (S). */
@@ -132,14 +131,14 @@ typedef double lrsa__v4d __attribute__((vector_size(32)));
     if (n < 2)                                                                              \
         return;                                                                             \
     const double gain = (1.0 - z) * (1.0 - 1.0 / z);                                        \
-    for (int64_t e = 0; e < n; e++) {                                                       \
-        double *ce = c + e * es;                                                            \
-        FOR_LINES(m, G_V, G_S);                                                             \
-    }                                                                                       \
     double zi = z, zn1 = pow(z, (double)(n - 1));                                           \
     double *c0 = c, *cl = c + (n - 1) * es;                                                 \
     FOR_LINES(m, I0_V, I0_S);                                                               \
+    /* every later term is at most |zi| * tb (the products round up by < 2^-50) */          \
+    const double tb = fabs(gain) * bound * (1.0 + fabs(zn1)) * (1.0 + 0x1p-40);             \
     for (int64_t e = 1; e < n - 1; e++) {                                                   \
+        if (e >= 16 && (e & 7) == 0 && fabs(zi) * tb < min_abs(acc, m) * 0x1p-55)          \
+            break;   /* no term left can change any sum (see init_done_note) */             \
         const double *ce = c + e * es, *cr = c + (n - 1 - e) * es;                          \
         FOR_LINES(m, I1_V, I1_S);                                                           \
         zi *= z;                                                                            \
@@ -162,20 +161,23 @@ typedef double lrsa__v4d __attribute__((vector_size(32)));
         FOR_LINES(m, A_V, A_S);                                                             \
     }
 
-/* gain */
-#define G_V(l) V4_ST(ce + (l), V4_LD(ce + (l)) * gain)
-#define G_S(l) ce[l] *= gain
+/* filter_line first multiplies every element by the gain; here each element is multiplied
+ * where it is first read (by the initialisation and the causal pass: the same product, so the
+ * same bits), which saves a pass over the data. */
 /* _init_causal_mirror: acc = c0 + zn1 * cl; acc += zi * (ce + zn1 * cr); c0 = acc / den */
-#define I0_V(l) do { lrsa__v4d t_ = V4_LD(cl + (l)) * zn1; V4_ST(acc + (l), V4_LD(c0 + (l)) + t_); } while (0)
-#define I0_S(l) do { double t_ = zn1 * cl[l]; acc[l] = c0[l] + t_; } while (0)
-#define I1_V(l) do { lrsa__v4d t_ = V4_LD(cr + (l)) * zn1; t_ = V4_LD(ce + (l)) + t_; t_ = t_ * zi;   \
-                     V4_ST(acc + (l), V4_LD(acc + (l)) + t_); } while (0)
-#define I1_S(l) do { double t_ = zn1 * cr[l]; t_ = ce[l] + t_; t_ = zi * t_; acc[l] += t_; } while (0)
+#define I0_V(l) do { lrsa__v4d t_ = (V4_LD(cl + (l)) * gain) * zn1;                          \
+                     V4_ST(acc + (l), (V4_LD(c0 + (l)) * gain) + t_); } while (0)
+#define I0_S(l) do { double t_ = zn1 * (cl[l] * gain); acc[l] = (c0[l] * gain) + t_; } while (0)
+#define I1_V(l) do { lrsa__v4d t_ = (V4_LD(cr + (l)) * gain) * zn1; t_ = (V4_LD(ce + (l)) * gain) + t_; \
+                     t_ = t_ * zi; V4_ST(acc + (l), V4_LD(acc + (l)) + t_); } while (0)
+#define I1_S(l) do { double t_ = zn1 * (cr[l] * gain); t_ = (ce[l] * gain) + t_; t_ = zi * t_;   \
+                     acc[l] += t_; } while (0)
 #define I2_V(l) V4_ST(c0 + (l), V4_LD(acc + (l)) / den)
 #define I2_S(l) c0[l] = acc[l] / den
-/* causal: ce += z * cp */
-#define C_V(l) do { lrsa__v4d t_ = V4_LD(cp + (l)) * z; V4_ST(ce + (l), V4_LD(ce + (l)) + t_); } while (0)
-#define C_S(l) do { double t_ = z * cp[l]; ce[l] += t_; } while (0)
+/* causal: ce = gain * ce + z * cp */
+#define C_V(l) do { lrsa__v4d t_ = V4_LD(cp + (l)) * z;                                      \
+                    V4_ST(ce + (l), (V4_LD(ce + (l)) * gain) + t_); } while (0)
+#define C_S(l) do { double t_ = z * cp[l]; ce[l] = (ce[l] * gain) + t_; } while (0)
 /* _init_anticausal_mirror: cl = (z * cp + cl) * z / (z * z - 1) */
 #define A0_V(l) do { lrsa__v4d t_ = V4_LD(cp + (l)) * z; t_ = t_ + V4_LD(cl + (l)); t_ = t_ * z;      \
                      V4_ST(cl + (l), t_ / zz1); } while (0)
@@ -184,22 +186,38 @@ typedef double lrsa__v4d __attribute__((vector_size(32)));
 #define A_V(l) do { lrsa__v4d t_ = V4_LD(cn + (l)) - V4_LD(ce + (l)); V4_ST(ce + (l), t_ * z); } while (0)
 #define A_S(l) do { double t_ = cn[l] - ce[l]; ce[l] = z * t_; } while (0)
 
-static void filter_lines_base(double *c, int64_t n, int64_t es, int64_t m, double *acc)
+/* The smallest |a[l]|, l < m. */
+static double min_abs(const double *a, int64_t m)
+{
+    double mn = INFINITY;
+    for (int64_t l = 0; l < m; l++)
+        mn = fabs(a[l]) < mn ? fabs(a[l]) : mn;
+    return mn;
+}
+
+/* init_done_note: the sum of _init_causal_mirror adds terms zi * (...) with |zi| = |z|^e
+ * shrinking 3.7 times per step. Once a term is below |acc| 2^-55 (less than a quarter of a
+ * unit in the last place, even just above a power of two), adding it rounds back to acc
+ * exactly, and so does every later, smaller term: the loop can stop there with the same
+ * bits. `bound` >= |c| over the lines (INFINITY: never stop early); with it, the terms are at
+ * most |zi| |gain| bound (1 + |zn1|). Lines whose sums are 0 keep the loop going. */
+static void filter_lines_base(double *c, int64_t n, int64_t es, int64_t m, double *acc,
+                              double bound)
 {
     FILTER_LINES_BODY
 }
 
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#define LRSA_HAVE_AVX2_CLONE 1
+#ifdef LRSA_HAVE_AVX2_CLONE
 __attribute__((target("avx2"))) static void filter_lines_avx2(double *c, int64_t n, int64_t es,
-                                                               int64_t m, double *acc)
+                                                               int64_t m, double *acc,
+                                                               double bound)
 {
     FILTER_LINES_BODY
 }
 #endif
 
 #ifdef LRSA_HAVE_AVX2_CLONE
-static int have_avx2(void)
+int lrsa__have_avx2(void)
 {
     static int have = -1;   /* -1 unknown; set once, the same value by every thread */
     int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
@@ -212,15 +230,15 @@ static int have_avx2(void)
 }
 #endif
 
-static void filter_lines(double *c, int64_t n, int64_t es, int64_t m, double *acc)
+static void filter_lines(double *c, int64_t n, int64_t es, int64_t m, double *acc, double bound)
 {
 #ifdef LRSA_HAVE_AVX2_CLONE
-    if (have_avx2()) {
-        filter_lines_avx2(c, n, es, m, acc);
+    if (lrsa__have_avx2()) {
+        filter_lines_avx2(c, n, es, m, acc, bound);
         return;
     }
 #endif
-    filter_lines_base(c, n, es, m, acc);
+    filter_lines_base(c, n, es, m, acc, bound);
 }
 
 /* spline_filter: axis 0 (x), then 1, then 2, in double. The plain version, kept as the
@@ -240,12 +258,119 @@ int lrsa__prefilter_naive(const float *vol, const int64_t d[3], double **out, lr
     for (int64_t l = 0; l < d[1] * d[2]; l++)   /* x lines are contiguous */
         filter_line(c + l * d[0], d[0]);
     for (int64_t k = 0; k < d[2]; k++)          /* y: rows of a plane at once */
-        filter_lines(c + k * plane, d[1], d[0], d[0], acc);
-    filter_lines(c, d[2], plane, plane, acc);   /* z: whole planes at once */
+        filter_lines(c + k * plane, d[1], d[0], d[0], acc, INFINITY);
+    filter_lines(c, d[2], plane, plane, acc, INFINITY);   /* z: whole planes at once */
     free(acc);
     *out = c;
     return LRSA_OK;
 }
+
+/* Plane transposes for the x pass: t[i][j] = (double)src[j][i] (in) and dst[j][i] = t[i][j]
+ * (out), nx x ny planes. Plain versions in 16 x 16 tiles; AVX2 ones with 4 x 4 blocks turned
+ * in registers (a strided scalar loop costs more than the filter itself). */
+static double plane_in_base(const float *src, int64_t nx, int64_t ny, double *t)
+{
+    float mx = 0;
+    for (int64_t j0 = 0; j0 < ny; j0 += 16) {
+        int64_t j1 = j0 + 16 < ny ? j0 + 16 : ny;
+        for (int64_t i = 0; i < nx; i++)
+            for (int64_t j = j0; j < j1; j++) {
+                float x = src[j * nx + i];
+                mx = fabsf(x) > mx ? fabsf(x) : mx;
+                t[i * ny + j] = (double)x;
+            }
+    }
+    return mx;
+}
+
+static void plane_out_base(const double *t, int64_t nx, int64_t ny, double *dst)
+{
+    for (int64_t i0 = 0; i0 < nx; i0 += 16) {
+        int64_t i1 = i0 + 16 < nx ? i0 + 16 : nx;
+        for (int64_t j = 0; j < ny; j++)
+            for (int64_t i = i0; i < i1; i++)
+                dst[j * nx + i] = t[i * ny + j];
+    }
+}
+
+#ifdef LRSA_HAVE_AVX2_CLONE
+#define TRANSPOSE4_PD(r0, r1, r2, r3)                                                       \
+    do {                                                                                    \
+        __m256d t0_ = _mm256_unpacklo_pd(r0, r1), t1_ = _mm256_unpackhi_pd(r0, r1);         \
+        __m256d t2_ = _mm256_unpacklo_pd(r2, r3), t3_ = _mm256_unpackhi_pd(r2, r3);         \
+        r0 = _mm256_permute2f128_pd(t0_, t2_, 0x20);                                        \
+        r1 = _mm256_permute2f128_pd(t1_, t3_, 0x20);                                        \
+        r2 = _mm256_permute2f128_pd(t0_, t2_, 0x31);                                        \
+        r3 = _mm256_permute2f128_pd(t1_, t3_, 0x31);                                        \
+    } while (0)
+
+__attribute__((target("avx2"))) static double plane_in_avx2(const float *src, int64_t nx,
+                                                             int64_t ny, double *t)
+{
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    __m256d mx = _mm256_setzero_pd();
+    int64_t j0 = 0;
+    for (; j0 + 4 <= ny; j0 += 4) {
+        const float *s = src + j0 * nx;
+        int64_t i0 = 0;
+        for (; i0 + 4 <= nx; i0 += 4) {
+            __m256d r0 = _mm256_cvtps_pd(_mm_loadu_ps(s + i0));
+            __m256d r1 = _mm256_cvtps_pd(_mm_loadu_ps(s + nx + i0));
+            __m256d r2 = _mm256_cvtps_pd(_mm_loadu_ps(s + 2 * nx + i0));
+            __m256d r3 = _mm256_cvtps_pd(_mm_loadu_ps(s + 3 * nx + i0));
+            __m256d m01 = _mm256_max_pd(_mm256_andnot_pd(sign, r0), _mm256_andnot_pd(sign, r1));
+            __m256d m23 = _mm256_max_pd(_mm256_andnot_pd(sign, r2), _mm256_andnot_pd(sign, r3));
+            mx = _mm256_max_pd(mx, _mm256_max_pd(m01, m23));
+            TRANSPOSE4_PD(r0, r1, r2, r3);
+            double *d = t + i0 * ny + j0;
+            _mm256_storeu_pd(d, r0);
+            _mm256_storeu_pd(d + ny, r1);
+            _mm256_storeu_pd(d + 2 * ny, r2);
+            _mm256_storeu_pd(d + 3 * ny, r3);
+        }
+        for (; i0 < nx; i0++)
+            for (int64_t j = j0; j < j0 + 4; j++)
+                t[i0 * ny + j] = (double)src[j * nx + i0];
+    }
+    for (; j0 < ny; j0++)
+        for (int64_t i = 0; i < nx; i++)
+            t[i * ny + j0] = (double)src[j0 * nx + i];
+    double m4[4];
+    _mm256_storeu_pd(m4, mx);
+    double m = fmax(fmax(m4[0], m4[1]), fmax(m4[2], m4[3]));
+    const int64_t nx4 = nx & ~(int64_t)3, ny4 = ny & ~(int64_t)3;   /* what the blocks saw */
+    for (int64_t j = 0; j < ny; j++)
+        for (int64_t i = j < ny4 ? nx4 : 0; i < nx; i++)
+            m = fabs((double)src[j * nx + i]) > m ? fabs((double)src[j * nx + i]) : m;
+    return m;
+}
+
+__attribute__((target("avx2"))) static void plane_out_avx2(const double *t, int64_t nx,
+                                                            int64_t ny, double *dst)
+{
+    int64_t i0 = 0;
+    for (; i0 + 4 <= nx; i0 += 4) {
+        const double *s = t + i0 * ny;
+        int64_t j0 = 0;
+        for (; j0 + 4 <= ny; j0 += 4) {
+            __m256d r0 = _mm256_loadu_pd(s + j0), r1 = _mm256_loadu_pd(s + ny + j0);
+            __m256d r2 = _mm256_loadu_pd(s + 2 * ny + j0), r3 = _mm256_loadu_pd(s + 3 * ny + j0);
+            TRANSPOSE4_PD(r0, r1, r2, r3);
+            double *d = dst + j0 * nx + i0;
+            _mm256_storeu_pd(d, r0);
+            _mm256_storeu_pd(d + nx, r1);
+            _mm256_storeu_pd(d + 2 * nx, r2);
+            _mm256_storeu_pd(d + 3 * nx, r3);
+        }
+        for (; j0 < ny; j0++)
+            for (int64_t i = i0; i < i0 + 4; i++)
+                dst[j0 * nx + i] = t[i * ny + j0];
+    }
+    for (; i0 < nx; i0++)
+        for (int64_t j = 0; j < ny; j++)
+            dst[j * nx + i0] = t[i0 * ny + j];
+}
+#endif
 
 /* The same filter, cache-friendly: per z plane, the plane is transposed so that the x lines of
  * all its rows are filtered at once (element-wise over the rows, no recursion latency), put
@@ -257,49 +382,33 @@ void lrsa__prefilter(const float *vol, const int64_t d[3], double *c, double *sc
 {
     const int64_t nx = d[0], ny = d[1], nz = d[2], plane = nx * ny;
     double *t = scratch, *acc = scratch + plane;
+    double (*plane_in)(const float *, int64_t, int64_t, double *) = plane_in_base;
+    void (*plane_out)(const double *, int64_t, int64_t, double *) = plane_out_base;
+#ifdef LRSA_HAVE_AVX2_CLONE
+    if (lrsa__have_avx2()) {
+        plane_in = plane_in_avx2;
+        plane_out = plane_out_avx2;
+    }
+#endif
+    /* Bounds on |c| for the early end of the initial sums (init_done_note): the filter is the
+     * inverse of the B-spline sampling matrix, diagonally dominant by 1/3, so each axis
+     * multiplies the largest magnitude by at most 3 (4 here, for margin). */
+    double all = 0;
     for (int64_t k = 0; k < nz; k++) {
-        const float *src = vol + k * plane;
         double *dst = c + k * plane;
-        for (int64_t j0 = 0; j0 < ny; j0 += 16) {       /* t[i][j] = vol[k][j][i] */
-            int64_t j1 = j0 + 16 < ny ? j0 + 16 : ny;
-            for (int64_t i = 0; i < nx; i++)
-                for (int64_t j = j0; j < j1; j++)
-                    t[i * ny + j] = (double)src[j * nx + i];
-        }
-        filter_lines(t, nx, ny, ny, acc);               /* x: the ny lines of the plane */
-        for (int64_t i0 = 0; i0 < nx; i0 += 16) {       /* back: dst[j][i] = t[i][j] */
-            int64_t i1 = i0 + 16 < nx ? i0 + 16 : nx;
-            for (int64_t j = 0; j < ny; j++)
-                for (int64_t i = i0; i < i1; i++)
-                    dst[j * nx + i] = t[i * ny + j];
-        }
-        filter_lines(dst, ny, nx, nx, acc);             /* y: the nx lines of the plane */
+        double mx = plane_in(vol + k * plane, nx, ny, t);   /* t[i][j] = vol[k][j][i] */
+        all = mx > all ? mx : all;
+        filter_lines(t, nx, ny, ny, acc, mx);               /* x: the ny lines of the plane */
+        plane_out(t, nx, ny, dst);                          /* back: dst[j][i] = t[i][j] */
+        filter_lines(dst, ny, nx, nx, acc, 4 * mx);         /* y: the nx lines of the plane */
     }
     for (int64_t l0 = 0; l0 < plane; l0 += PREFILTER_BLOCK) {   /* z: blocks of columns */
         int64_t m = plane - l0 < PREFILTER_BLOCK ? plane - l0 : PREFILTER_BLOCK;
-        filter_lines(c + l0, nz, plane, m, acc);
+        filter_lines(c + l0, nz, plane, m, acc, 16 * all);
     }
 }
 
 /* ===== evaluation ====================================================== */
-/* ni_interpolation.c map_coordinate, NI_EXTEND_MIRROR, for the spline window at the edges. */
-static int64_t mirror_index(int64_t in, int64_t len)
-{
-    if (len <= 1)
-        return 0;
-    int64_t sz2 = 2 * len - 2;
-    if (in < 0) {
-        in = sz2 * (-in / sz2) + in;
-        return in <= 1 - len ? in + sz2 : -in;
-    }
-    if (in > len - 1) {
-        in -= sz2 * (in / sz2);
-        if (in >= len)
-            in = sz2 - in;
-    }
-    return in;
-}
-
 /* get_spline_interpolation_weights(x, order, w) for orders 1 and 3. */
 static void spline_weights(double x, int order, double *w)
 {
@@ -361,7 +470,7 @@ float lrsa_render_view_value(const lrsa_render_view *v, int64_t gi, int64_t gj, 
         for (int l = 0; l <= order; l++) {
             int64_t idx = start + l;
             if (start < 0 || start + order >= n[h])
-                idx = mirror_index(idx, n[h]);
+                idx = lrsa__mirror_index(idx, n[h]);
             off[h][l] = idx * stride[h];
         }
         spline_weights(cc[h], order, w[h]);
@@ -520,6 +629,13 @@ static int setup_resample(lrsa_render_view *v, const double affine[4][4], lrsa_e
 int lrsa__view_init(lrsa_render_view *v, lrsa_render_work *w, const float *vol,
                     const int64_t dims[3], const double affine[4][4], int interp, lrsa_err *err)
 {
+    return lrsa__view_init_stats(v, w, vol, dims, affine, interp, NULL, err);
+}
+
+int lrsa__view_init_stats(lrsa_render_view *v, lrsa_render_work *w, const float *vol,
+                          const int64_t dims[3], const double affine[4][4], int interp,
+                          const lrsa__vol_stats *st, lrsa_err *err)
+{
     memset(v, 0, sizeof *v);
     v->work = w;
     if (interp != LRSA_INTERP_CUBIC && interp != LRSA_INTERP_LINEAR)
@@ -546,14 +662,22 @@ int lrsa__view_init(lrsa_render_view *v, lrsa_render_work *w, const float *vol,
     v->resampled = 1;
     if ((rc = setup_resample(v, affine, err)))
         return rc;
-    v->order = is_binary(vol, n) ? 0 : interp == LRSA_INTERP_CUBIC ? 3 : 1;
-    float mn = 0, mx = 0;
-    for (int64_t i = 0; i < n; i++) {
-        mn = vol[i] < mn ? vol[i] : mn;
-        mx = vol[i] > mx ? vol[i] : mx;
+    int binary;
+    if (st) {   /* the clip range: [min(v, 0), max(v, 0)], +0 when v has no value below (above) 0 */
+        binary = st->binary;
+        v->lo = st->mn < 0 ? st->mn : 0.0f;
+        v->hi = st->mx > 0 ? st->mx : 0.0f;
+    } else {
+        binary = is_binary(vol, n);
+        float mn = 0, mx = 0;
+        for (int64_t i = 0; i < n; i++) {
+            mn = vol[i] < mn ? vol[i] : mn;
+            mx = vol[i] > mx ? vol[i] : mx;
+        }
+        v->lo = mn;
+        v->hi = mx;
     }
-    v->lo = mn;
-    v->hi = mx;
+    v->order = binary ? 0 : interp == LRSA_INTERP_CUBIC ? 3 : 1;
     if (v->order == 3) {
         if (!w)
             return lrsa__prefilter_naive(vol, dims, &v->coef, err);
@@ -613,173 +737,7 @@ void lrsa_render_view_grid(const lrsa_render_view *v, int64_t dims[3], double af
         *resampled = v->resampled;
 }
 
-/* ===== screening and the visible bounding box =========================== */
-/* The interpolated value is a convex combination of the coefficients in its window (weights
- * >= 0, summing to 1), so it can only exceed thr if one of them does. maybe[f] says whether the
- * window of a coordinate with floor f (per axis) holds such a coefficient. */
-static void or_rows(uint8_t *restrict t, const uint8_t *restrict src, int64_t n)
-{
-    int64_t l = 0;
-    for (; l + 8 <= n; l += 8) {   /* eight bytes at a time */
-        uint64_t a, b;
-        memcpy(&a, t + l, 8);
-        memcpy(&b, src + l, 8);
-        a |= b;
-        memcpy(t + l, &a, 8);
-    }
-    for (; l < n; l++)
-        t[l] |= src[l];
-}
-
-static void dilate_axis(uint8_t *m, uint8_t *tmp, const int64_t n[3], int axis, int lo, int hi)
-{
-    int64_t len = n[axis];
-    if (axis == 0) {   /* contiguous lines: a sliding OR, mirrored at both ends */
-        for (int64_t line = 0; line < n[1] * n[2]; line++) {
-            uint8_t *base = m + line * len;
-            int64_t f0 = -lo, f1 = f0;   /* [f0, f1): the interior, eight bytes at a time */
-            for (; f1 + 8 + hi <= len; f1 += 8) {
-                uint64_t any = 0, word;
-                for (int d = lo; d <= hi; d++) {
-                    memcpy(&word, base + f1 + d, 8);
-                    any |= word;
-                }
-                memcpy(tmp + f1, &any, 8);
-            }
-            for (int64_t f = 0; f < len; f++) {
-                if (f == f0 && f1 > f0)
-                    f = f1;
-                if (f >= len)
-                    break;
-                uint8_t any = 0;
-                if (f + lo >= 0 && f + hi < len) {
-                    for (int d = lo; d <= hi; d++)
-                        any |= base[f + d];
-                } else {
-                    for (int d = lo; d <= hi; d++)
-                        any |= base[mirror_index(f + d, len)];
-                }
-                tmp[f] = any;
-            }
-            memcpy(base, tmp, (size_t)len);
-        }
-        return;
-    }
-    /* element e of a line lies at e * es; the lines of a block are contiguous */
-    int64_t es = axis == 1 ? n[0] : n[0] * n[1];
-    int64_t blocks = n[0] * n[1] * n[2] / (len * es);
-    for (int64_t bk = 0; bk < blocks; bk++) {
-        uint8_t *base = m + bk * len * es;
-        for (int64_t f = 0; f < len; f++) {
-            uint8_t *t = tmp + f * es;
-            memset(t, 0, (size_t)es);
-            for (int d = lo; d <= hi; d++)
-                or_rows(t, base + mirror_index(f + d, len) * es, es);
-        }
-        memcpy(base, tmp, (size_t)(len * es));
-    }
-}
-
-static void inv3(const double a[3][3], double o[3][3])
-{
-    double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
-                 a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
-                 a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
-    o[0][0] = (a[1][1] * a[2][2] - a[1][2] * a[2][1]) / det;
-    o[0][1] = (a[0][2] * a[2][1] - a[0][1] * a[2][2]) / det;
-    o[0][2] = (a[0][1] * a[1][2] - a[0][2] * a[1][1]) / det;
-    o[1][0] = (a[1][2] * a[2][0] - a[1][0] * a[2][2]) / det;
-    o[1][1] = (a[0][0] * a[2][2] - a[0][2] * a[2][0]) / det;
-    o[1][2] = (a[0][2] * a[1][0] - a[0][0] * a[1][2]) / det;
-    o[2][0] = (a[1][0] * a[2][1] - a[1][1] * a[2][0]) / det;
-    o[2][1] = (a[0][1] * a[2][0] - a[0][0] * a[2][1]) / det;
-    o[2][2] = (a[0][0] * a[1][1] - a[0][1] * a[1][0]) / det;
-}
-
-int lrsa__view_prepare(lrsa_render_view *v, float thr, lrsa_err *err)
-{
-    v->thr = thr;
-    if (!v->resampled)
-        return LRSA_OK;
-    const int64_t *n = v->in_dims;
-    int64_t total = n[0] * n[1] * n[2];
-    uint8_t *tmp;
-    if (v->work) {
-        v->maybe = lrsa__buf_get(&v->work->b[LRSA__W_MAYBE], (size_t)total, "render screening mask", err);
-        tmp = lrsa__buf_get(&v->work->b[LRSA__W_TMP], (size_t)total, "render screening", err);
-        if (!v->maybe || !tmp)
-            return LRSA_ENOMEM;
-    } else {
-        free(v->maybe);
-        v->maybe = lrsa_malloc((size_t)total, "render screening mask", err);
-        tmp = lrsa_malloc((size_t)total, "render screening", err);
-        if (!v->maybe || !tmp) {
-            free(tmp);
-            return LRSA_ENOMEM;
-        }
-    }
-    /* |t| <= max|c| * (1 + 1e-13) before the float32 rounding (relative 6e-8): a margin of 1e-6
-     * keeps every voxel that could round above thr. */
-    double hot = (double)thr * (1.0 - 1e-6);
-    int64_t lo[3] = { n[0], n[1], n[2] }, hi[3] = { -1, -1, -1 };
-    if (v->order == 3)
-        for (int64_t idx = 0; idx < total; idx++)
-            v->maybe[idx] = fabs(v->coef[idx]) > hot;
-    else
-        for (int64_t idx = 0; idx < total; idx++)
-            v->maybe[idx] = fabs((double)v->vol[idx]) > hot;
-    int dlo = v->order == 3 ? -1 : 0, dhi = v->order == 3 ? 2 : 1;
-    for (int a = 0; a < 3; a++)
-        dilate_axis(v->maybe, tmp, n, a, dlo, dhi);
-    /* bounding box of maybe: planes (z), rows (y), and the OR of all rows (x) */
-    uint8_t *acc = tmp;   /* reuse: n[0] bytes */
-    memset(acc, 0, (size_t)n[0]);
-    for (int64_t k = 0; k < n[2]; k++)
-        for (int64_t j = 0; j < n[1]; j++) {
-            const uint8_t *row = v->maybe + n[0] * (j + n[1] * k);
-            if (!memchr(row, 1, (size_t)n[0]))
-                continue;
-            or_rows(acc, row, n[0]);
-            lo[1] = j < lo[1] ? j : lo[1];
-            hi[1] = j > hi[1] ? j : hi[1];
-            lo[2] = k < lo[2] ? k : lo[2];
-            hi[2] = k > hi[2] ? k : hi[2];
-        }
-    for (int64_t i = 0; i < n[0]; i++)
-        if (acc[i]) {
-            lo[0] = i < lo[0] ? i : lo[0];
-            hi[0] = i;
-        }
-    if (!v->work)
-        free(tmp);
-    v->region_empty = hi[0] < 0;
-    if (v->region_empty)
-        return LRSA_OK;
-    /* grid voxels g with A g + b in [lo, hi + 1) per axis: the box of the preimage, 1 voxel wider */
-    inv3(v->A, v->Ainv);
-    double glo[3] = { INFINITY, INFINITY, INFINITY }, ghi[3] = { -INFINITY, -INFINITY, -INFINITY };
-    for (int corner = 0; corner < 8; corner++) {
-        double c[3];
-        for (int a = 0; a < 3; a++)
-            c[a] = ((corner >> a) & 1 ? (double)hi[a] + 1 : (double)lo[a]) - v->b[a];
-        for (int r = 0; r < 3; r++) {
-            double g = v->Ainv[r][0] * c[0] + v->Ainv[r][1] * c[1] + v->Ainv[r][2] * c[2];
-            glo[r] = g < glo[r] ? g : glo[r];
-            ghi[r] = g > ghi[r] ? g : ghi[r];
-        }
-    }
-    for (int a = 0; a < 3; a++) {
-        double l = floor(glo[a]) - 1, h = ceil(ghi[a]) + 1;
-        l = l < 0 ? 0 : l;
-        h = h > (double)(v->dims[a] - 1) ? (double)(v->dims[a] - 1) : h;
-        v->region[2 * a] = (int64_t)l;
-        v->region[2 * a + 1] = (int64_t)h;
-        if (l > h)
-            v->region_empty = 1;
-    }
-    return LRSA_OK;
-}
-
+/* ===== values for the screened view (lrsa__view_prepare in screen.c) ===== */
 float lrsa__view_value_or_nan(const lrsa_render_view *v, int64_t gi, int64_t gj, int64_t gk)
 {
     if (v->resampled && v->maybe) {
@@ -795,83 +753,243 @@ float lrsa__view_value_or_nan(const lrsa_render_view *v, int64_t gi, int64_t gj,
                 return NAN;   /* cval 0, never visible for thr >= 0 */
             f[h] = (int64_t)floor(s);
         }
-        if (!v->maybe[f[0] + n[0] * (f[1] + n[1] * f[2])])
+        if (!lrsa__view_maybe(v, f))
             return NAN;
     }
     return lrsa_render_view_value(v, gi, gj, gk);
 }
 
-/* Cubic evaluation of 4 voxels at once, one per vector lane: each lane does view_value's
- * operations in view_value's order (the 64 products and the running sum), so each value is the
- * same bits; the four independent sums hide the latency of the chain of additions. */
-#define EVAL_CUBIC4_BODY                                                                     \
+/* Cubic evaluation of 8 voxels at once, one per vector lane (two vectors of 4): each lane does
+ * view_value's operations in view_value's order (the 64 products, each multiplied by the x, y,
+ * z weights in turn, and the running sum), so each value is the same bits. Each lane's sum is
+ * a chain of 64 dependent additions: two vectors of independent chains keep the adder busy
+ * while each waits. out: the sums before the float32 clip. */
+/* The floors of the 8 coordinates; bit q of edge: lane q's window crosses the volume's edge
+ * (otherwise its taps are at base + a + b n0 + d n0 n1, no mirroring). */
+#define EVAL_CUBIC8_FLOORS                                                                   \
     const int64_t *n = v->in_dims;                                                          \
-    const int64_t stride[3] = { 1, n[0], n[0] * n[1] };                                     \
-    int64_t off[3][4][4]; /* [axis][tap][lane] */                                           \
-    double w[4][3][4];                                                                      \
-    for (int q = 0; q < 4; q++)                                                             \
+    double fl[3][8];                                                                        \
+    unsigned edge = 0;                                                                      \
+    for (int q = 0; q < 8; q++)                                                             \
         for (int h = 0; h < 3; h++) {                                                       \
-            int64_t start = (int64_t)floor(cc[q][h]) - 1;                                   \
+            fl[h][q] = floor(cc[q][h]);                                                     \
+            int64_t start = (int64_t)fl[h][q] - 1;                                          \
+            edge |= (unsigned)(start < 0 || start + 3 >= n[h]) << q;                        \
+        }                                                                                   \
+    const double *c = v->coef;
+
+/* spline_weights(x, 3, w), four lanes per vector, the same operations */
+#define EVAL_CUBIC8_WEIGHTS                                                                  \
+    lrsa__v4d wv[2][3][4];                                                                  \
+    for (int g = 0; g < 2; g++)                                                             \
+        for (int h = 0; h < 3; h++) {                                                       \
+            const lrsa__v4d one = { 1.0, 1.0, 1.0, 1.0 }, two = { 2.0, 2.0, 2.0, 2.0 };     \
+            const lrsa__v4d three = { 3.0, 3.0, 3.0, 3.0 }, four = { 4.0, 4.0, 4.0, 4.0 };  \
+            const lrsa__v4d six = { 6.0, 6.0, 6.0, 6.0 };                                   \
+            lrsa__v4d x = { cc[4 * g][h], cc[4 * g + 1][h], cc[4 * g + 2][h], cc[4 * g + 3][h] }; \
+            lrsa__v4d f = { fl[h][4 * g], fl[h][4 * g + 1], fl[h][4 * g + 2], fl[h][4 * g + 3] }; \
+            lrsa__v4d y = x - f, z = one - y;                                               \
+            lrsa__v4d w1 = ((y * y) * (y - two)) * three, w2 = ((z * z) * (z - two)) * three; \
+            w1 = (w1 + four) / six;                                                         \
+            w2 = (w2 + four) / six;                                                         \
+            lrsa__v4d w0 = ((z * z) * z) / six;                                             \
+            wv[g][h][0] = w0;                                                               \
+            wv[g][h][1] = w1;                                                               \
+            wv[g][h][2] = w2;                                                               \
+            wv[g][h][3] = ((one - w0) - w1) - w2;                                           \
+        }
+
+/* Each lane's tap offsets per axis, mirrored at the edges (map_coordinate, NI_EXTEND_MIRROR). */
+#define EVAL_CUBIC8_OFFSETS                                                                  \
+    const int64_t stride[3] = { 1, n[0], n[0] * n[1] };                                     \
+    int64_t off[3][4][8]; /* [axis][tap][lane] */                                           \
+    for (int q = 0; q < 8; q++)                                                             \
+        for (int h = 0; h < 3; h++) {                                                       \
+            int64_t start = (int64_t)fl[h][q] - 1;                                          \
+            int edge = start < 0 || start + 3 >= n[h];                                      \
             for (int l = 0; l <= 3; l++) {                                                  \
                 int64_t idx = start + l;                                                    \
-                if (start < 0 || start + 3 >= n[h])                                         \
-                    idx = mirror_index(idx, n[h]);                                          \
+                if (edge)                                                                   \
+                    idx = lrsa__mirror_index(idx, n[h]);                                    \
                 off[h][l][q] = idx * stride[h];                                             \
             }                                                                               \
-            spline_weights(cc[q][h], 3, w[q][h]);                                           \
-        }                                                                                   \
-    lrsa__v4d wv[3][4];                                                                     \
-    for (int h = 0; h < 3; h++)                                                             \
-        for (int l = 0; l < 4; l++)                                                         \
-            wv[h][l] = (lrsa__v4d){ w[0][h][l], w[1][h][l], w[2][h][l], w[3][h][l] };       \
-    const double *c = v->coef;                                                              \
-    lrsa__v4d t = { 0.0, 0.0, 0.0, 0.0 };                                                   \
+        }
+
+/* The 64 products and the running sums, the lanes' coefficients fetched one by one. */
+#define EVAL_CUBIC8_SUMS                                                                     \
+    lrsa__v4d t0 = { 0.0, 0.0, 0.0, 0.0 }, t1 = { 0.0, 0.0, 0.0, 0.0 };                     \
     for (int a = 0; a < 4; a++)                                                             \
         for (int bb = 0; bb < 4; bb++) {                                                    \
-            const double *p0 = c + off[0][a][0] + off[1][bb][0];                            \
-            const double *p1 = c + off[0][a][1] + off[1][bb][1];                            \
-            const double *p2 = c + off[0][a][2] + off[1][bb][2];                            \
-            const double *p3 = c + off[0][a][3] + off[1][bb][3];                            \
+            const double *p[8];                                                             \
+            for (int q = 0; q < 8; q++)                                                     \
+                p[q] = c + off[0][a][q] + off[1][bb][q];                                    \
             for (int d = 0; d < 4; d++) {                                                   \
-                lrsa__v4d coeff = { p0[off[2][d][0]], p1[off[2][d][1]], p2[off[2][d][2]],   \
-                                    p3[off[2][d][3]] };                                     \
-                coeff = coeff * wv[0][a];                                                   \
-                coeff = coeff * wv[1][bb];                                                  \
-                coeff = coeff * wv[2][d];                                                   \
-                t = t + coeff;                                                              \
+                lrsa__v4d c0 = { p[0][off[2][d][0]], p[1][off[2][d][1]], p[2][off[2][d][2]], \
+                                 p[3][off[2][d][3]] };                                      \
+                lrsa__v4d c1 = { p[4][off[2][d][4]], p[5][off[2][d][5]], p[6][off[2][d][6]], \
+                                 p[7][off[2][d][7]] };                                      \
+                c0 = c0 * wv[0][0][a];                                                      \
+                c1 = c1 * wv[1][0][a];                                                      \
+                c0 = c0 * wv[0][1][bb];                                                     \
+                c1 = c1 * wv[1][1][bb];                                                     \
+                c0 = c0 * wv[0][2][d];                                                      \
+                c1 = c1 * wv[1][2][d];                                                      \
+                t0 = t0 + c0;                                                               \
+                t1 = t1 + c1;                                                               \
             }                                                                               \
         }                                                                                   \
-    for (int q = 0; q < 4; q++)                                                             \
-        out[q] = t[q];
+    for (int q = 0; q < 4; q++) {                                                           \
+        out[q] = t0[q];                                                                     \
+        out[4 + q] = t1[q];                                                                 \
+    }
 
-/* Cubic evaluation of 4 voxels at once, one per vector lane: each lane does view_value's
- * operations in view_value's order (the 64 products, each multiplied by the x, y, z weights in
- * turn, and the running sum), so each value is the same bits; the four independent sums hide
- * the latency of the chain of additions. out: the sums before the float32 clip. */
-static void eval_cubic4_base(const lrsa_render_view *v, const double cc[4][3], double out[4])
+static void eval_cubic8_base(const lrsa_render_view *v, const double cc[8][3], double out[8])
 {
-    EVAL_CUBIC4_BODY
+    EVAL_CUBIC8_FLOORS
+    (void)edge;
+    EVAL_CUBIC8_WEIGHTS
+    EVAL_CUBIC8_OFFSETS
+    EVAL_CUBIC8_SUMS
 }
+
 #ifdef LRSA_HAVE_AVX2_CLONE
-__attribute__((target("avx2"))) static void eval_cubic4_avx2(const lrsa_render_view *v,
-                                                              const double cc[4][3], double out[4])
+/* The coefficients are first laid out as tap vectors (one per tap, over the 4 lanes of a group),
+ * then multiplied and summed in the order above. For a group whose windows all lie inside the
+ * volume, each lane's four x taps are contiguous: one load per lane and a 4 x 4 transpose give
+ * four tap vectors (instead of 16 single loads and inserts); a group at an edge fetches its
+ * mirrored taps one by one. */
+__attribute__((target("avx2"))) static void eval_cubic8_avx2(const lrsa_render_view *v,
+                                                              const double cc[8][3], double out[8])
 {
-    EVAL_CUBIC4_BODY
+    EVAL_CUBIC8_FLOORS
+    EVAL_CUBIC8_WEIGHTS
+    const int64_t n0 = n[0], plane = n[0] * n[1];
+    __m256d tap[2][4][4][4];   /* [group][b][d][a], lanes of the group */
+    for (int g = 0; g < 2; g++) {
+        if (edge >> (4 * g) & 15) {
+            const int64_t stride[3] = { 1, n0, plane };
+            int64_t off[3][4][4];   /* [axis][tap][lane] */
+            for (int q = 0; q < 4; q++)
+                for (int h = 0; h < 3; h++) {
+                    int64_t start = (int64_t)fl[h][4 * g + q] - 1;
+                    for (int l = 0; l <= 3; l++)
+                        off[h][l][q] = lrsa__mirror_index(start + l, n[h]) * stride[h];
+                }
+            for (int bb = 0; bb < 4; bb++)
+                for (int d = 0; d < 4; d++)
+                    for (int a3 = 0; a3 < 4; a3++)
+                        tap[g][bb][d][a3] = _mm256_setr_pd(
+                            c[off[0][a3][0] + off[1][bb][0] + off[2][d][0]],
+                            c[off[0][a3][1] + off[1][bb][1] + off[2][d][1]],
+                            c[off[0][a3][2] + off[1][bb][2] + off[2][d][2]],
+                            c[off[0][a3][3] + off[1][bb][3] + off[2][d][3]]);
+            continue;
+        }
+        const double *r[4];
+        for (int q = 0; q < 4; q++) {
+            int l = 4 * g + q;
+            r[q] = c + ((int64_t)fl[0][l] - 1) + n0 * ((int64_t)fl[1][l] - 1) +
+                   plane * ((int64_t)fl[2][l] - 1);
+        }
+        for (int bb = 0; bb < 4; bb++)
+            for (int d = 0; d < 4; d++) {
+                int64_t o = bb * n0 + d * plane;
+                __m256d x0 = _mm256_loadu_pd(r[0] + o), x1 = _mm256_loadu_pd(r[1] + o);
+                __m256d x2 = _mm256_loadu_pd(r[2] + o), x3 = _mm256_loadu_pd(r[3] + o);
+                __m256d u0 = _mm256_unpacklo_pd(x0, x1), u1 = _mm256_unpackhi_pd(x0, x1);
+                __m256d u2 = _mm256_unpacklo_pd(x2, x3), u3 = _mm256_unpackhi_pd(x2, x3);
+                tap[g][bb][d][0] = _mm256_permute2f128_pd(u0, u2, 0x20);
+                tap[g][bb][d][1] = _mm256_permute2f128_pd(u1, u3, 0x20);
+                tap[g][bb][d][2] = _mm256_permute2f128_pd(u0, u2, 0x31);
+                tap[g][bb][d][3] = _mm256_permute2f128_pd(u1, u3, 0x31);
+            }
+    }
+    __m256d t0 = _mm256_setzero_pd(), t1 = _mm256_setzero_pd();
+    for (int a = 0; a < 4; a++)
+        for (int bb = 0; bb < 4; bb++)
+            for (int d = 0; d < 4; d++) {
+                __m256d c0 = _mm256_mul_pd(tap[0][bb][d][a], (__m256d)wv[0][0][a]);
+                __m256d c1 = _mm256_mul_pd(tap[1][bb][d][a], (__m256d)wv[1][0][a]);
+                c0 = _mm256_mul_pd(c0, (__m256d)wv[0][1][bb]);
+                c1 = _mm256_mul_pd(c1, (__m256d)wv[1][1][bb]);
+                c0 = _mm256_mul_pd(c0, (__m256d)wv[0][2][d]);
+                c1 = _mm256_mul_pd(c1, (__m256d)wv[1][2][d]);
+                t0 = _mm256_add_pd(t0, c0);
+                t1 = _mm256_add_pd(t1, c1);
+            }
+    _mm256_storeu_pd(out, t0);
+    _mm256_storeu_pd(out + 4, t1);
 }
 #endif
 
-static void eval_cubic4(const lrsa_render_view *v, const double cc[4][3], float out[4])
+static void eval_cubic8(const lrsa_render_view *v, const double cc[8][3], float out[8])
 {
-    double t[4];
+    double t[8];
 #ifdef LRSA_HAVE_AVX2_CLONE
-    if (have_avx2())
-        eval_cubic4_avx2(v, cc, t);
+    if (lrsa__have_avx2())
+        eval_cubic8_avx2(v, cc, t);
     else
 #endif
-        eval_cubic4_base(v, cc, t);
-    for (int q = 0; q < 4; q++)
+        eval_cubic8_base(v, cc, t);
+    for (int q = 0; q < 8; q++)
         out[q] = clip(v, t[q]);
 }
+
+/* Input coordinates s[q] of the 4 grid voxels g[3q..3q+2] (as lrsa__view_value_or_nan computes
+ * them); bit q of the result: inside the volume and not screened out. */
+static unsigned coords4_base(const lrsa_render_view *v, const int64_t *g, double s[4][3])
+{
+    const int64_t *n = v->in_dims;
+    unsigned ok = 0;
+    for (int q = 0; q < 4; q++) {
+        const int64_t *gp = g + 3 * q;
+        int64_t f[3];
+        int inside = 1;
+        for (int h = 0; h < 3; h++) {
+            double t = 0.0;
+            t += (double)gp[0] * v->A[h][0];
+            t += (double)gp[1] * v->A[h][1];
+            t += (double)gp[2] * v->A[h][2];
+            t += v->b[h];
+            inside &= t >= 0 && t <= (double)(n[h] - 1);
+            s[q][h] = t;
+            f[h] = inside ? (int64_t)t : 0;   /* t >= 0: truncation is floor */
+        }
+        ok |= (unsigned)(inside && lrsa__view_maybe(v, f)) << q;
+    }
+    return ok;
+}
+
+#ifdef LRSA_HAVE_AVX2_CLONE
+__attribute__((target("avx2"))) static unsigned coords4_avx2(const lrsa_render_view *v,
+                                                              const int64_t *g, double s[4][3])
+{
+    const int64_t *n = v->in_dims;
+    __m256d gd[3], in = _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), zero = _mm256_setzero_pd();
+    for (int a = 0; a < 3; a++)
+        gd[a] = _mm256_setr_pd((double)g[a], (double)g[3 + a], (double)g[6 + a], (double)g[9 + a]);
+    double sh[3][4];
+    for (int h = 0; h < 3; h++) {
+        __m256d t = _mm256_add_pd(zero, _mm256_mul_pd(gd[0], _mm256_set1_pd(v->A[h][0])));
+        t = _mm256_add_pd(t, _mm256_mul_pd(gd[1], _mm256_set1_pd(v->A[h][1])));
+        t = _mm256_add_pd(t, _mm256_mul_pd(gd[2], _mm256_set1_pd(v->A[h][2])));
+        t = _mm256_add_pd(t, _mm256_set1_pd(v->b[h]));
+        in = _mm256_and_pd(in, _mm256_cmp_pd(t, zero, _CMP_GE_OQ));
+        in = _mm256_and_pd(in, _mm256_cmp_pd(t, _mm256_set1_pd((double)(n[h] - 1)), _CMP_LE_OQ));
+        _mm256_storeu_pd(sh[h], t);
+    }
+    unsigned inside = (unsigned)_mm256_movemask_pd(in), ok = 0;
+    for (int q = 0; q < 4; q++) {
+        for (int h = 0; h < 3; h++)
+            s[q][h] = sh[h][q];
+        if (inside >> q & 1) {
+            int64_t f[3] = { (int64_t)sh[0][q], (int64_t)sh[1][q], (int64_t)sh[2][q] };
+            ok |= (unsigned)lrsa__view_maybe(v, f) << q;
+        }
+    }
+    return ok;
+}
+#endif
 
 void lrsa__view_values_or_nan(const lrsa_render_view *v, const int64_t *g, int64_t cnt, float *out)
 {
@@ -880,123 +998,46 @@ void lrsa__view_values_or_nan(const lrsa_render_view *v, const int64_t *g, int64
             out[p] = lrsa__view_value_or_nan(v, g[3 * p], g[3 * p + 1], g[3 * p + 2]);
         return;
     }
-    const int64_t *n = v->in_dims;
-    double cc[4][3];
-    float val[4];
-    int64_t where[4];
+    unsigned (*coords4)(const lrsa_render_view *, const int64_t *, double[4][3]) = coords4_base;
+#ifdef LRSA_HAVE_AVX2_CLONE
+    if (lrsa__have_avx2())
+        coords4 = coords4_avx2;
+#endif
+    double cc[8][3], s4[4][3];
+    float val[8];
+    int64_t where[8], gtail[12];
     int pending = 0;
-    for (int64_t p = 0; p < cnt; p++) {
-        const int64_t *gp = g + 3 * p;
-        int64_t f[3];
-        int inside = 1;
-        for (int h = 0; h < 3 && inside; h++) {   /* as lrsa__view_value_or_nan */
-            double s = 0.0;
-            s += (double)gp[0] * v->A[h][0];
-            s += (double)gp[1] * v->A[h][1];
-            s += (double)gp[2] * v->A[h][2];
-            s += v->b[h];
-            if (!(s >= 0) || s > (double)(n[h] - 1))
-                inside = 0;
-            cc[pending][h] = s;
-            f[h] = (int64_t)floor(s);
-        }
-        if (!inside || !v->maybe[f[0] + n[0] * (f[1] + n[1] * f[2])]) {
-            out[p] = NAN;
-            continue;
-        }
-        where[pending++] = p;
-        if (pending == 4) {
-            eval_cubic4(v, (const double(*)[3])cc, val);
+    for (int64_t p0 = 0; p0 < cnt; p0 += 4) {
+        const int64_t *gp = g + 3 * p0;
+        int m = cnt - p0 < 4 ? (int)(cnt - p0) : 4;
+        if (m < 4) {   /* pad the last group with its first voxel */
             for (int q = 0; q < 4; q++)
-                out[where[q]] = val[q];
-            pending = 0;
+                for (int a = 0; a < 3; a++)
+                    gtail[3 * q + a] = gp[3 * (q < m ? q : 0) + a];
+            gp = gtail;
+        }
+        unsigned ok = coords4(v, gp, s4);
+        for (int q = 0; q < m; q++) {
+            if (!(ok >> q & 1)) {
+                out[p0 + q] = NAN;   /* outside (cval 0, never visible) or screened out */
+                continue;
+            }
+            memcpy(cc[pending], s4[q], sizeof cc[pending]);
+            where[pending++] = p0 + q;
+            if (pending == 8) {
+                eval_cubic8(v, (const double(*)[3])cc, val);
+                for (int r = 0; r < 8; r++)
+                    out[where[r]] = val[r];
+                pending = 0;
+            }
         }
     }
     if (pending) {
-        for (int q = pending; q < 4; q++)   /* pad with the first voxel */
+        for (int q = pending; q < 8; q++)   /* pad with the first voxel */
             for (int h = 0; h < 3; h++)
                 cc[q][h] = cc[0][h];
-        eval_cubic4(v, (const double(*)[3])cc, val);
+        eval_cubic8(v, (const double(*)[3])cc, val);
         for (int q = 0; q < pending; q++)
             out[where[q]] = val[q];
     }
-}
-
-/* Does the slab of grid voxels with coordinate s along axis a, inside box, hold a visible one? */
-static int slab_visible(const lrsa_render_view *v, int a, int64_t s, const int64_t box[6])
-{
-    int b = (a + 1) % 3, c = (a + 2) % 3;
-    int64_t g[3 * 64];
-    float val[64];
-    for (int64_t y = box[2 * c]; y <= box[2 * c + 1]; y++)
-        for (int64_t x0 = box[2 * b]; x0 <= box[2 * b + 1]; x0 += 64) {
-            int64_t cnt = box[2 * b + 1] + 1 - x0 < 64 ? box[2 * b + 1] + 1 - x0 : 64;
-            for (int64_t q = 0; q < cnt; q++) {
-                g[3 * q + a] = s;
-                g[3 * q + b] = x0 + q;
-                g[3 * q + c] = y;
-            }
-            lrsa__view_values_or_nan(v, g, cnt, val);
-            for (int64_t q = 0; q < cnt; q++)
-                if (val[q] == val[q] && lrsa__visible(val[q], v->thr))
-                    return 1;
-        }
-    return 0;
-}
-
-int lrsa__view_visible_box(const lrsa_render_view *v, int64_t box[6])
-{
-    memset(box, 0, 6 * sizeof *box);
-    if (!v->resampled) {
-        const int64_t *n = v->in_dims;
-        int64_t lo[3] = { INT64_MAX, INT64_MAX, INT64_MAX }, hi[3] = { -1, -1, -1 };
-        for (int64_t k = 0; k < n[2]; k++)
-            for (int64_t j = 0; j < n[1]; j++) {
-                const float *row = v->vol + n[0] * (j + n[1] * k);
-                for (int64_t i = 0; i < n[0]; i++) {
-                    if (!lrsa__visible(row[i], v->thr))
-                        continue;
-                    int64_t in[3] = { i, j, k };
-                    for (int a = 0; a < 3; a++) {
-                        int64_t p = in[v->perm[a]];
-                        int64_t g = v->flip[a] ? v->dims[a] - 1 - p : p;
-                        lo[a] = g < lo[a] ? g : lo[a];
-                        hi[a] = g > hi[a] ? g : hi[a];
-                    }
-                }
-            }
-        if (hi[0] < 0)
-            return 0;
-        for (int a = 0; a < 3; a++) {
-            box[2 * a] = lo[a];
-            box[2 * a + 1] = hi[a] + 1;
-        }
-        return 1;
-    }
-    if (v->region_empty)
-        return 0;
-    int64_t r[6];
-    memcpy(r, v->region, sizeof r);   /* inclusive; shrinks as each side is found */
-    for (int a = 0; a < 3; a++) {
-        int64_t s, lo = -1, hi = -1;
-        for (s = r[2 * a]; s <= r[2 * a + 1]; s++)
-            if (slab_visible(v, a, s, r)) {
-                lo = s;
-                break;
-            }
-        if (lo < 0)
-            return 0;
-        for (s = r[2 * a + 1]; s >= lo; s--)
-            if (slab_visible(v, a, s, r)) {
-                hi = s;
-                break;
-            }
-        r[2 * a] = lo;
-        r[2 * a + 1] = hi;
-    }
-    for (int a = 0; a < 3; a++) {
-        box[2 * a] = r[2 * a];
-        box[2 * a + 1] = r[2 * a + 1] + 1;
-    }
-    return 1;
 }

@@ -380,8 +380,10 @@ static float *random_volume(lrsa_rng *rng, int64_t d[3], double aff[4][4], int k
     d[0] = 3 + (int64_t)lrsa_rng_below(rng, 28);
     d[1] = 3 + (int64_t)lrsa_rng_below(rng, 28);
     d[2] = 3 + (int64_t)lrsa_rng_below(rng, 20);
-    if (kind == 3)   /* z lines of exactly 64 and 128 voxels (the run finder's word size) */
+    if (kind == 3) {   /* lines of 64 voxels and more (the run finder's and the masks' words) */
         d[2] = lrsa_rng_below(rng, 2) ? 64 : 128;
+        d[0] = lrsa_rng_below(rng, 2) ? 64 : 65 + (int64_t)lrsa_rng_below(rng, 70);
+    }
     int64_t n = d[0] * d[1] * d[2];
     float *v = malloc(sizeof *v * (size_t)n);
     for (int64_t p = 0; p < n; p++)
@@ -516,6 +518,88 @@ static void test_fast_paths(void)
     lrsa_render_work_free(w);
 }
 
+/* The renders' fast PNG setting (zlib's Z_RLE): images of awkward sizes and contents, each
+ * filter, read back by libpng pixel for pixel. */
+static void test_png_runs(void)
+{
+    lrsa_rng rng;
+    lrsa_rng_seed(&rng, 77);
+    lrsa_err err;
+    lrsa_err_init(&err);
+    char path[2100];
+    snprintf(path, sizeof path, "%s/render_png_runs.png", harness_tmpdir());
+    int64_t bad = 0, count = 0;
+    for (int it = 0; it < 60; it++) {
+        int64_t w = 1 + (int64_t)lrsa_rng_below(&rng, it % 10 == 0 ? 1500 : 120);
+        int64_t h = 1 + (int64_t)lrsa_rng_below(&rng, it % 7 == 0 ? 3 : 90);
+        uint8_t *px = malloc((size_t)(w * h * 3));
+        for (int64_t i = 0; i < w * h * 3; i++) {
+            switch (it % 5) {
+            case 0: px[i] = (uint8_t)lrsa_rng_below(&rng, 256); break;            /* noise */
+            case 1: px[i] = 255; break;                                           /* white */
+            case 2: px[i] = i && lrsa_rng_below(&rng, 40) ? px[i - 1]             /* long runs */
+                                                           : (uint8_t)lrsa_rng_below(&rng, 256); break;
+            case 3: px[i] = (uint8_t)((i / 3) % 7 < 3 ? 0 : lrsa_rng_below(&rng, 3)); break;
+            default: px[i] = (uint8_t)(85 * lrsa_rng_below(&rng, 4)); break;      /* few levels */
+            }
+        }
+        for (int f = LRSA_PNG_FILTER_NONE; f <= LRSA_PNG_FILTER_UP; f++) {
+            lrsa_png_opts po;
+            lrsa_png_opts_fast(&po);
+            po.filter = f;
+            lrsa_image back = { 0, 0, NULL };
+            count++;
+            if (lrsa_image_write_png_ex(path, px, w, h, &po, &err) ||
+                lrsa_image_read(path, &back, &err) || back.width != w || back.height != h ||
+                memcmp(back.data, px, (size_t)(w * h * 3)) != 0) {
+                bad++;
+                fprintf(stderr, "   %lldx%lld filter %d: %s\n", (long long)w, (long long)h, f, err.msg);
+            }
+            lrsa_image_release(&back);
+        }
+        free(px);
+    }
+    CHECK_MSG(bad == 0, "%lld of %lld images did not read back", (long long)bad, (long long)count);
+}
+
+/* The resize copies rows that repeat (the canvas has many): compared with the same image made
+ * unique by a different first column on every row, every output column that does not read the
+ * first column is the same. */
+static void test_resize_repeats(void)
+{
+    lrsa_rng rng;
+    lrsa_rng_seed(&rng, 78);
+    const int64_t w = 660, h = 350;
+    uint8_t *a = malloc(w * h * 3), *b = malloc(w * h * 3);
+    uint8_t *oa = malloc(700 * 700 * 3), *ob = malloc(700 * 700 * 3);
+    for (int64_t y = 0; y < h;) {   /* runs of 1..8 equal rows: white, or with colour cells */
+        int64_t run = 1 + (int64_t)lrsa_rng_below(&rng, 8), kind = (int64_t)lrsa_rng_below(&rng, 3);
+        uint8_t row[660 * 3];
+        for (int64_t i = 0; i < w * 3; i++)
+            row[i] = kind == 0 || (i / 9) % 3 ? 255 : (uint8_t)lrsa_rng_below(&rng, 256);
+        for (int64_t r = 0; r < run && y < h; r++, y++)
+            memcpy(a + y * w * 3, row, sizeof row);
+    }
+    memcpy(b, a, w * h * 3);
+    for (int64_t y = 0; y < h; y++)
+        b[y * w * 3] = (uint8_t)y;
+    static const int64_t out[][2] = { { 672, 672 }, { 224, 224 }, { 660, 700 }, { 300, 350 } };
+    for (size_t t = 0; t < sizeof out / sizeof out[0]; t++) {
+        int64_t dw = out[t][0], dh = out[t][1], skip = 4 * (w / dw + 1), diff = 0;
+        CHECK_INT(lrsa_resize_bilinear_rgb8(a, w, h, oa, dw, dh, NULL), LRSA_OK);
+        CHECK_INT(lrsa_resize_bilinear_rgb8(b, w, h, ob, dw, dh, NULL), LRSA_OK);
+        for (int64_t y = 0; y < dh; y++)
+            diff += memcmp(oa + (y * dw + skip) * 3, ob + (y * dw + skip) * 3,
+                           (size_t)(dw - skip) * 3) != 0;
+        CHECK_MSG(diff == 0, "%lldx%lld: %lld rows differ", (long long)dw, (long long)dh,
+                  (long long)diff);
+    }
+    free(a);
+    free(b);
+    free(oa);
+    free(ob);
+}
+
 int main(void)
 {
     const char *src = getenv("LRSA_SRC");
@@ -534,6 +618,8 @@ int main(void)
     RUN(test_bad_input);
     RUN(test_canvases);
     RUN(test_fast_paths);
+    RUN(test_png_runs);
+    RUN(test_resize_repeats);
     if (expected)
         RUN(test_fixtures);
     cJSON_Delete(expected);
