@@ -4,10 +4,18 @@
  *   ae_encode       seconds to encode BATCH images
  * bench/ref_ae.py prints the same names for PyTorch on the same sizes and threads. With --layers,
  * every layer's forward and backward is also timed alone (ae_<enc|dec><l>_<fwd|bwd> seconds) and
- * stderr shows its GFLOP/s: the roofline table of docs/ae.md.
- *   usage: bench_ae [--layers] [HW] [BATCH] [REPEATS]     (defaults 672 8 3)
+ * stderr shows its GFLOP/s (median, and the best repeat: this machine is shared): the roofline
+ * table of docs/ae.md; "bwd" is the whole backward, "bdw" the weight gradient alone.
+ * --path gemm runs every layer on im2col + sgemm instead of the per-layer choice (auto: the
+ * direct kernels where src/nn/conv.c's rule says, docs/ae.md). --compare (implies --layers) also
+ * times each layer on im2col + sgemm, alternating with the chosen kernels repeat by repeat in the
+ * same process (this machine is shared: separate runs drift by tens of percent).
+ *   usage: bench_ae [--layers] [--compare] [--path auto|gemm] [HW] [BATCH] [REPEATS]
+ *   (defaults 672 8 3)
  * Threads: OpenMP's (OMP_NUM_THREADS); OpenBLAS runs single-threaded inside our parallel regions. */
 #include "latentrsa/ae.h"
+
+#include "../src/nn/conv_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,15 +64,28 @@ static double layer_macs(const lrsa_ae_config *cfg, int dec, int l)
 
 int main(int argc, char **argv)
 {
-    int layers = 0, ai = 1;
-    if (argc > 1 && strcmp(argv[1], "--layers") == 0) {
-        layers = 1;
-        ai++;
+    int layers = 0, compare = 0, path_rule = LRSA__PATH_AUTO, ai = 1;
+    for (;;) {
+        if (argc > ai && strcmp(argv[ai], "--layers") == 0) {
+            layers = 1;
+            ai++;
+        } else if (argc > ai && strcmp(argv[ai], "--compare") == 0) {
+            layers = compare = 1;
+            ai++;
+        } else if (argc > ai + 1 && strcmp(argv[ai], "--path") == 0) {
+            const char *p = argv[ai + 1];
+            path_rule = strcmp(p, "gemm") == 0 ? LRSA__PATH_GEMM : LRSA__PATH_AUTO;
+            lrsa__conv_set_path(path_rule);
+            ai += 2;
+        } else {
+            break;
+        }
     }
     int64_t hw = argc > ai ? atoll(argv[ai]) : 672, B = argc > ai + 1 ? atoll(argv[ai + 1]) : 8;
     int repeats = argc > ai + 2 ? atoi(argv[ai + 2]) : 3;
     if (hw < 32 || hw % 32 || B < 1 || repeats < 1) {
-        fprintf(stderr, "usage: bench_ae [--layers] [HW (multiple of 32)] [BATCH] [REPEATS]\n");
+        fprintf(stderr, "usage: bench_ae [--layers] [--compare] [--path auto|gemm] "
+                        "[HW (multiple of 32)] [BATCH] [REPEATS]\n");
         return 2;
     }
     int threads = 1;
@@ -86,8 +107,8 @@ int main(int argc, char **argv)
     lrsa_ae_init_pytorch(ae, &rng);
     int64_t D = lrsa_ae_image_dim(&cfg), L = lrsa_ae_latent_dim(&cfg);
     float *x = malloc((size_t)(B * D) * sizeof *x), *z = malloc((size_t)(B * L) * sizeof *z);
-    double *t = malloc((size_t)repeats * sizeof *t);
-    if (!x || !z || !t) {
+    double *t = malloc((size_t)repeats * sizeof *t), *tgs = calloc((size_t)repeats, sizeof *tgs);
+    if (!x || !z || !t || !tgs) {
         fprintf(stderr, "bench_ae: out of memory\n");
         return 1;
     }
@@ -141,10 +162,12 @@ int main(int argc, char **argv)
         float *g = ae->dacts, *g2 = ae->dacts + B * max_act;
         for (int64_t i = 0; i < B * max_act; i++)
             g[i] = 1e-3f;
-        fprintf(stderr, "%-6s %-4s %8s %8s %8s\n", "layer", "pass", "ms", "GFLOP/s", "%peak200");
+        fprintf(stderr, "%-6s %-4s %8s %8s %8s %8s %6s%s\n", "layer", "pass", "ms", "GFLOP/s",
+                "%peak200", "best ms", "path",
+                compare ? "  gemm ms  best ms  gemm/ms" : "");
         for (int dec = 0; dec < 2; dec++)
             for (int l = 0; l < d; l++)
-                for (int bwd = 0; bwd < 2; bwd++) {
+                for (int bwd = 0; bwd < 3; bwd++) {
                     int64_t cin, cout, h, w;
                     const float *in;
                     float *out = ae->acts + ae->max_batch * ae->act_offset[dec ? d + l : l];
@@ -162,32 +185,55 @@ int main(int argc, char **argv)
                     int pw = dec ? 2 * d + 2 * l : 2 * l;
                     float *dw = ae->grads + ae->param[pw].offset, *db = ae->grads + ae->param[pw + 1].offset;
                     const float *wt = ae->params + ae->param[pw].offset, *bs = ae->params + ae->param[pw + 1].offset;
-                    float *dinp = (!dec && l == 0) ? NULL : g2;
-                    for (int r = -1; r < repeats; r++) {
-                        double t0 = now();
-                        if (!bwd && !dec)
-                            lrsa_conv2d_forward(out, in, wt, bs, B, cin, h, w, cout, ae->scratch, threads);
-                        else if (!bwd)
-                            lrsa_convt2d_forward(out, in, wt, bs, B, cin, h, w, cout, ae->scratch, threads);
-                        else if (!dec)
-                            lrsa_conv2d_backward(dinp, dw, db, g, in, wt, B, cin, h, w, cout, ae->scratch, threads);
-                        else
-                            lrsa_convt2d_backward(dinp, dw, db, g, in, wt, B, cin, h, w, cout, ae->scratch, threads);
-                        if (r >= 0)
-                            t[r] = now() - t0;
-                    }
-                    double tl = median(t, repeats);
+                    float *dinp = (!dec && l == 0) || bwd == 2 ? NULL : g2;
+                    if (bwd == 2 && !dec && l == 0)
+                        continue; /* the same as bwd */
+                    /* with --compare, alternate repeat by repeat: im2col + sgemm (into tg),
+                     * then the rule (into t) */
+                    for (int r = -1; r < repeats; r++)
+                        for (int pj = compare ? 0 : 1; pj < 2; pj++) {
+                            if (compare)
+                                lrsa__conv_set_path(pj ? path_rule : LRSA__PATH_GEMM);
+                            double t0 = now();
+                            if (!bwd && !dec)
+                                lrsa_conv2d_forward(out, in, wt, bs, B, cin, h, w, cout,
+                                                    ae->scratch, threads);
+                            else if (!bwd)
+                                lrsa_convt2d_forward(out, in, wt, bs, B, cin, h, w, cout,
+                                                     ae->scratch, threads);
+                            else if (!dec)
+                                lrsa_conv2d_backward(dinp, dw, db, g, in, wt, B, cin, h, w, cout,
+                                                     ae->scratch, threads);
+                            else
+                                lrsa_convt2d_backward(dinp, dw, db, g, in, wt, B, cin, h, w, cout,
+                                                      ae->scratch, threads);
+                            if (r >= 0)
+                                (pj ? t : tgs)[r] = now() - t0;
+                        }
+                    /* median() sorts: element 0 is then the best repeat */
+                    double tl = median(t, repeats), best = t[0];
+                    double tg = compare ? median(tgs, repeats) : 0, bg = tgs[0];
+                    if (compare)
+                        lrsa__conv_set_path(path_rule);
                     double fl = 2 * (double)B * layer_macs(&cfg, dec, l) * (bwd ? (dinp ? 2 : 1) : 1);
-                    char name[32];
-                    snprintf(name, sizeof name, "ae_%s%d_%s", dec ? "dec" : "enc", l, bwd ? "bwd" : "fwd");
+                    const char *pn = bwd == 0 ? "fwd" : bwd == 1 ? "bwd" : "bdw";
+                    char name[32], path[8];
+                    snprintf(name, sizeof name, "ae_%s%d_%s", dec ? "dec" : "enc", l, pn);
                     printf("%s %.5f\n", name, tl);
-                    fprintf(stderr, "%s%-3d %-4s %8.1f %8.1f %8.1f\n", dec ? "dec" : "enc", l,
-                            bwd ? "bwd" : "fwd", tl * 1e3, fl / tl * 1e-9, fl / tl * 1e-9 / 2.0);
+                    snprintf(path, sizeof path, "%s",
+                             lrsa__conv_uses_direct(dec, cin, h, w, cout) ? "direct" : "gemm");
+                    fprintf(stderr, "%s%-3d %-4s %8.1f %8.1f %8.1f %8.1f %6s",
+                            dec ? "dec" : "enc", l, pn, tl * 1e3, fl / tl * 1e-9,
+                            fl / tl * 1e-9 / 2.0, best * 1e3, path);
+                    if (compare)
+                        fprintf(stderr, " %8.1f %8.1f %6.2fx", tg * 1e3, bg * 1e3, tg / tl);
+                    fputc('\n', stderr);
                 }
     }
     free(x);
     free(z);
     free(t);
+    free(tgs);
     lrsa_ae_free(ae);
     return 0;
 }

@@ -16,11 +16,17 @@
  * im2col/col2im pair serves both.) Images are spread over OpenMP threads; each thread has its own
  * col buffer and weight-gradient accumulator in `scratch`, summed into dweight in thread order.
  * sgemm calls inside the parallel region run single-threaded (OpenBLAS's OpenMP build).
- * docs/ae.md has the per-layer roofline measurements behind these choices.
+ *
+ * Layers with at most 32 channels on their high-resolution side and 64 on the other (the paper's
+ * network: enc0-2 and dec2-4) run on the direct kernels of conv_direct.c instead, when the
+ * CPU has AVX2 and FMA: no im2col or col2im pass, the stride-2 structure used directly. Same
+ * threading, same per-thread accumulators. docs/ae.md has the per-layer measurements behind the
+ * rule (direct_allowed); lrsa__conv_set_path(LRSA__PATH_GEMM) forces im2col + sgemm.
  */
 #include "latentrsa/ae.h"
 
 #include "conv_internal.h"
+#include "kernels.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -47,7 +53,8 @@ static void im2col(float *col, const float *x, int64_t C, int64_t H, int64_t W, 
                 float *row = col + ((c * KS + ki) * KS + kj) * n;
                 /* ow range with 0 <= 2*ow - 1 + kj < W */
                 int64_t ow_lo = kj == 0 ? 1 : 0;
-                int64_t ow_hi = (W - kj) / 2 + 1; /* exclusive: 2*ow - 1 + kj <= W - 1 */
+                /* exclusive: 2*ow - 1 + kj <= W - 1 */
+                int64_t ow_hi = W >= kj ? (W - kj) / 2 + 1 : 0;
                 if (ow_hi > OW)
                     ow_hi = OW;
                 for (int64_t oh = oh0; oh < oh1; oh++) {
@@ -81,7 +88,7 @@ static void col2im(float *x, const float *col, int64_t C, int64_t H, int64_t W, 
             for (int kj = 0; kj < KS; kj++) {
                 const float *row = col + ((c * KS + ki) * KS + kj) * n;
                 int64_t ow_lo = kj == 0 ? 1 : 0;
-                int64_t ow_hi = (W - kj) / 2 + 1;
+                int64_t ow_hi = W >= kj ? (W - kj) / 2 + 1 : 0;
                 if (ow_hi > OW)
                     ow_hi = OW;
                 for (int64_t oh = oh0; oh < oh1; oh++) {
@@ -124,7 +131,7 @@ static void finish_rows(float *o, const float *bias, int act, int64_t OC, int64_
         if (act == LRSA__ACT_RELU)
             lrsa_relu_forward(r, r, n);
         else if (act == LRSA__ACT_SIGMOID)
-            lrsa_sigmoid_forward(r, r, n);
+            lrsa_nn_sigmoid(r, r, (int64_t)n);
     }
 }
 
@@ -137,12 +144,50 @@ static void mask_rows(float *dx, const float *x, int64_t C, int64_t HW, int64_t 
                            (size_t)((r1 - r0) * W));
 }
 
+/* ===== kernel choice ================================================================ */
+
+static int conv_path = LRSA__PATH_AUTO;
+
+void lrsa__conv_set_path(int path) { conv_path = path; }
+
+/* Channels on the high- and low-resolution sides and the low-resolution width of a layer. */
+static void sides(int transposed, int64_t C, int64_t W, int64_t OC, int64_t *nhi, int64_t *nlo,
+                  int64_t *wl)
+{
+    *nhi = transposed ? OC : C;
+    *nlo = transposed ? C : OC;
+    *wl = transposed ? W : conv_out(W);
+}
+
+/* Layers that run the direct kernels (their scratch holds the direct buffers): the thin ones, 3 to
+ * 32 channels on the high-resolution side. At 64 (enc3, dec1) and above, sgemm measured as fast
+ * or faster on 2 threads (docs/ae.md). s2 and wgrad keep a tap table of 9 * nhi entries. */
+static int direct_allowed(int transposed, int64_t C, int64_t W, int64_t OC)
+{
+    int64_t nhi, nlo, wl;
+    sides(transposed, C, W, OC, &nhi, &nlo, &wl);
+    return nhi <= 32 && nlo <= 64;
+}
+
+int lrsa__conv_uses_direct(int transposed, int64_t C, int64_t H, int64_t W, int64_t OC)
+{
+    (void)H;
+    int avail = lrsa__direct_available(); /* also probes the CPU outside parallel regions */
+    return conv_path != LRSA__PATH_GEMM && direct_allowed(transposed, C, W, OC) && avail;
+}
+
 size_t lrsa_conv_scratch_floats(int64_t C, int64_t H, int64_t W, int64_t OC, int transposed)
 {
-    /* col buffer + dweight accumulator + dbias accumulator */
+    /* col buffer + dweight accumulator + dbias accumulator [+ direct kernels' buffers] */
     size_t col = transposed ? (size_t)(OC * KS * KS) * (size_t)(H * W)
                             : (size_t)(C * KS * KS) * (size_t)(conv_out(H) * conv_out(W));
-    return col + (size_t)(OC * C * KS * KS) + (size_t)OC;
+    size_t dir = 0;
+    if (direct_allowed(transposed, C, W, OC)) {
+        int64_t nhi, nlo, wl;
+        sides(transposed, C, W, OC, &nhi, &nlo, &wl);
+        dir = lrsa__direct_floats(nhi, nlo, wl);
+    }
+    return col + (size_t)(OC * C * KS * KS) + (size_t)OC + dir;
 }
 
 static int team_size(int threads, int64_t B)
@@ -163,6 +208,150 @@ static void reduce_acc(float *dst, const float *acc0, size_t stride, size_t n, i
             s += acc0[(size_t)t * stride + i];
         dst[i] += s;
     }
+}
+
+/* The direct kernels' area at the end of thread tid's slice of scratch (lrsa__direct_floats):
+ * weight-gradient accumulator, packed weights, row buffers. */
+static void direct_parts(float *scratch, int tid, int transposed, int64_t C, int64_t H, int64_t W,
+                         int64_t OC, float **acc, size_t *acc_n, float **wp, float **rb)
+{
+    int64_t nhi, nlo, wl;
+    sides(transposed, C, W, OC, &nhi, &nlo, &wl);
+    size_t per = lrsa_conv_scratch_floats(C, H, W, OC, transposed);
+    lrsa__direct_parts(scratch + (size_t)tid * per + per - lrsa__direct_floats(nhi, nlo, wl), nhi,
+                       nlo, acc, acc_n, wp, rb);
+}
+
+/* ===== the direct kernels over a batch ============================================== */
+/* OpenMP over the images as in the im2col path; each thread packs the weights into its own
+ * scratch, and the weight and bias gradients go to the same per-thread accumulators (reduced
+ * in thread order by the caller's reduce_acc). conv_direct.c has the kernels. */
+
+static void conv2d_forward_direct(float *out, const float *inp, const float *weight,
+                                  const float *bias, int act, int64_t B, int64_t C, int64_t H,
+                                  int64_t W, int64_t OC, float *scratch, int nt)
+{
+    const int64_t OHW = conv_out(H) * conv_out(W);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float *acc, *wp, *rb;
+        size_t acc_n;
+        direct_parts(scratch, tid, 0, C, H, W, OC, &acc, &acc_n, &wp, &rb);
+        lrsa__dconv_pack_s2(wp, weight, C, OC);
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < B; b++)
+            lrsa__dconv_s2(out + b * OC * OHW, inp + b * C * H * W, wp, bias, act, NULL, C, H, W,
+                           OC, rb);
+    }
+}
+
+/* dW by wgrad; dx is the transposed convolution of dout with the same weight (t2), masked */
+static void conv2d_backward_direct(float *dinp, float *dweight, float *dbias, const float *dout,
+                                   const float *inp, const float *weight, int mask, int64_t B,
+                                   int64_t C, int64_t H, int64_t W, int64_t OC, float *scratch,
+                                   int nt)
+{
+    const int64_t OH = conv_out(H), OW = conv_out(W), OHW = OH * OW;
+    const size_t per = lrsa_conv_scratch_floats(C, H, W, OC, 0);
+    const size_t colsz = (size_t)(C * KS * KS * OHW), wn = (size_t)(OC * C * KS * KS);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float *dw = scratch + (size_t)tid * per + colsz, *db = dw + wn;
+        float *acc, *wp, *rb;
+        size_t acc_n;
+        direct_parts(scratch, tid, 0, C, H, W, OC, &acc, &acc_n, &wp, &rb);
+        memset(dw, 0, (wn + (size_t)OC) * sizeof *dw);
+        memset(acc, 0, acc_n * sizeof *acc);
+        if (dinp)
+            lrsa__dconv_pack_t2(wp, weight, OC, C);
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < B; b++) {
+            const float *d = dout + b * OC * OHW, *x = inp + b * C * H * W;
+            for (int64_t oc = 0; oc < OC; oc++)
+                db[oc] += (float)lrsa__sum_f64(d + oc * OHW, OHW);
+            lrsa__dconv_wgrad(acc, d, x, C, H, W, OC, rb);
+            if (dinp)
+                lrsa__dconv_t2(dinp + b * C * H * W, d, wp, NULL,
+                               mask ? LRSA__EPI_MASK : LRSA__EPI_NONE, x, OC, OH, OW, C, H, W, rb);
+        }
+        lrsa__dconv_wgrad_finish(dw, acc, C, OC);
+    }
+    reduce_acc(dweight, scratch + colsz, per, wn, nt);
+    if (dbias)
+        reduce_acc(dbias, scratch + colsz + wn, per, (size_t)OC, nt);
+}
+
+static void convt2d_forward_direct(float *out, const float *inp, const float *weight,
+                                   const float *bias, int act, int64_t B, int64_t C, int64_t H,
+                                   int64_t W, int64_t OC, float *scratch, int nt)
+{
+    const int64_t OH = 2 * H, OW = 2 * W;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float *acc, *wp, *rb;
+        size_t acc_n;
+        direct_parts(scratch, tid, 1, C, H, W, OC, &acc, &acc_n, &wp, &rb);
+        lrsa__dconv_pack_t2(wp, weight, C, OC);
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < B; b++)
+            lrsa__dconv_t2(out + b * OC * OH * OW, inp + b * C * H * W, wp, bias, act, NULL, C, H,
+                           W, OC, OH, OW, rb);
+    }
+}
+
+/* dx is the convolution of dout with the same weight (s2), masked; dW[c, oc, k] = sum x[c, ih, iw]
+ * dout[oc, 2ih-1+ki, 2iw-1+kj] is the convolution's weight gradient with x as its output
+ * gradient and dout as its input; both in one pass over the rows of dout. */
+static void convt2d_backward_direct(float *dinp, float *dweight, float *dbias, const float *dout,
+                                    const float *inp, const float *weight, int mask, int64_t B,
+                                    int64_t C, int64_t H, int64_t W, int64_t OC, float *scratch,
+                                    int nt)
+{
+    const int64_t OH = 2 * H, OW = 2 * W, HW = H * W, OHW = OH * OW;
+    const size_t per = lrsa_conv_scratch_floats(C, H, W, OC, 1);
+    const size_t colsz = (size_t)(OC * KS * KS * HW), wn = (size_t)(C * OC * KS * KS);
+    const int epi = mask ? LRSA__EPI_MASK : LRSA__EPI_NONE;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float *dw = scratch + (size_t)tid * per + colsz, *db = dw + wn;
+        float *acc, *wp, *rb;
+        size_t acc_n;
+        direct_parts(scratch, tid, 1, C, H, W, OC, &acc, &acc_n, &wp, &rb);
+        memset(dw, 0, (wn + (size_t)OC) * sizeof *dw);
+        memset(acc, 0, acc_n * sizeof *acc);
+        if (dinp)
+            lrsa__dconv_pack_s2(wp, weight, OC, C);
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < B; b++) {
+            const float *d = dout + b * OC * OHW, *x = inp + b * C * HW;
+            for (int64_t oc = 0; oc < OC; oc++)
+                db[oc] += (float)lrsa__sum_f64(d + oc * OHW, OHW);
+            if (dinp)
+                lrsa__dconv_s2_wgrad(dinp + b * C * HW, wp, epi, x, acc, x, d, OC, OH, OW, C, rb);
+            else
+                lrsa__dconv_wgrad(acc, x, d, OC, OH, OW, C, rb);
+        }
+        lrsa__dconv_wgrad_finish(dw, acc, OC, C); /* (C, OC) of the convolution = (OC, C) here */
+    }
+    reduce_acc(dweight, scratch + colsz, per, wn, nt);
+    if (dbias)
+        reduce_acc(dbias, scratch + colsz + wn, per, (size_t)OC, nt);
 }
 
 /* ===== conv2d ======================================================================= */
@@ -235,6 +424,10 @@ void lrsa__conv2d_forward_act(float *out, const float *inp, const float *weight,
     const size_t per = lrsa_conv_scratch_floats(C, H, W, OC, 0);
     const int64_t tr = tile_rows(CK, OH, OW);
     const int nt = team_size(threads, B);
+    if (lrsa__conv_uses_direct(0, C, H, W, OC)) {
+        conv2d_forward_direct(out, inp, weight, bias, act, B, C, H, W, OC, scratch, nt);
+        return;
+    }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t b = 0; b < B; b++) {
         int tid = 0;
@@ -272,6 +465,11 @@ void lrsa__conv2d_backward_mask(float *dinp, float *dweight, float *dbias, const
     const size_t colsz = (size_t)(CK * OHW), wn = (size_t)(OC * CK);
     const int64_t tr = tile_rows(CK, OH, OW);
     const int nt = team_size(threads, B);
+    if (lrsa__conv_uses_direct(0, C, H, W, OC)) {
+        conv2d_backward_direct(dinp, dweight, dbias, dout, inp, weight, mask, B, C, H, W, OC,
+                               scratch, nt);
+        return;
+    }
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int tid = 0;
@@ -286,13 +484,8 @@ void lrsa__conv2d_backward_mask(float *dinp, float *dweight, float *dbias, const
             const float *d = dout + b * OC * OHW;
             const float *x = inp + b * C * H * W;
             float *dx = dinp ? dinp + b * C * H * W : NULL;
-            for (int64_t oc = 0; oc < OC; oc++) {
-                const float *r = d + oc * OHW;
-                double s = 0.0;
-                for (int64_t i = 0; i < OHW; i++)
-                    s += r[i];
-                db[oc] += (float)s;
-            }
+            for (int64_t oc = 0; oc < OC; oc++)
+                db[oc] += (float)lrsa__sum_f64(d + oc * OHW, OHW);
             if (dx)
                 memset(dx, 0, (size_t)(C * H * W) * sizeof *dx);
             int64_t done = 0; /* dinp rows below this are final */
@@ -406,6 +599,10 @@ void lrsa__convt2d_forward_act(float *out, const float *inp, const float *weight
     const size_t per = lrsa_conv_scratch_floats(C, H, W, OC, 1);
     const int64_t tr = tile_rows(OK, H, W);
     const int nt = team_size(threads, B);
+    if (lrsa__conv_uses_direct(1, C, H, W, OC)) {
+        convt2d_forward_direct(out, inp, weight, bias, act, B, C, H, W, OC, scratch, nt);
+        return;
+    }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t b = 0; b < B; b++) {
         int tid = 0;
@@ -449,6 +646,11 @@ void lrsa__convt2d_backward_mask(float *dinp, float *dweight, float *dbias, cons
     const size_t colsz = (size_t)(OK * HW), wn = (size_t)(C * OK);
     const int64_t tr = tile_rows(OK, H, W);
     const int nt = team_size(threads, B);
+    if (lrsa__conv_uses_direct(1, C, H, W, OC)) {
+        convt2d_backward_direct(dinp, dweight, dbias, dout, inp, weight, mask, B, C, H, W, OC,
+                                scratch, nt);
+        return;
+    }
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int tid = 0;
@@ -463,13 +665,8 @@ void lrsa__convt2d_backward_mask(float *dinp, float *dweight, float *dbias, cons
             const float *d = dout + b * OC * OHW;
             const float *x = inp + b * C * HW;
             float *dx = dinp ? dinp + b * C * HW : NULL;
-            for (int64_t oc = 0; oc < OC; oc++) {
-                const float *r = d + oc * OHW;
-                double s = 0.0;
-                for (int64_t i = 0; i < OHW; i++)
-                    s += r[i];
-                db[oc] += (float)s;
-            }
+            for (int64_t oc = 0; oc < OC; oc++)
+                db[oc] += (float)lrsa__sum_f64(d + oc * OHW, OHW);
             for (int64_t ih0 = 0; ih0 < H; ih0 += tr) {
                 int64_t ih1 = ih0 + tr < H ? ih0 + tr : H, n = (ih1 - ih0) * W;
                 im2col(col, d, OC, OH, OW, W, ih0, ih1);

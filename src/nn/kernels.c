@@ -178,6 +178,26 @@ AVX2 static void exp_avx2(float *out, const float *in, int64_t n)
     }
 }
 
+/* out = 1 / (1 + exp(-in)) */
+AVX2 static void sigmoid_avx2(float *out, const float *in, int64_t n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp8(_mm256_sub_ps(zero, _mm256_loadu_ps(in + i)));
+        _mm256_storeu_ps(out + i, _mm256_div_ps(one, _mm256_add_ps(one, e)));
+    }
+    if (i < n) {
+        float buf[8] = { 0 };
+        for (int64_t k = i; k < n; k++)
+            buf[k - i] = in[k];
+        __m256 e = exp8(_mm256_sub_ps(zero, _mm256_loadu_ps(buf)));
+        _mm256_storeu_ps(buf, _mm256_div_ps(one, _mm256_add_ps(one, e)));
+        for (int64_t k = i; k < n; k++)
+            out[k] = buf[k - i];
+    }
+}
+
 /* one row: x = gelu(x + b) */
 AVX2 static void bias_gelu_row_avx2(float *x, const float *bias, int64_t n)
 {
@@ -265,6 +285,24 @@ void lrsa_nn_exp(float *out, const float *in, int64_t n)
 #endif
     for (int64_t i = 0; i < n; i++)
         out[i] = expf(in[i]);
+}
+
+void lrsa_nn_sigmoid(float *out, const float *in, int64_t n)
+{
+#ifdef LRSA_HAVE_AVX2_PATH
+    if (lrsa_nn_simd()) {
+        sigmoid_avx2(out, in, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; i++)
+        out[i] = 1.0f / (1.0f + expf(-in[i]));
+}
+
+void lrsa_nn_sigmoid_naive(float *out, const float *in, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (float)(1.0 / (1.0 + exp(-(double)in[i])));
 }
 
 /* ===== bias + GELU ============================================================================= */

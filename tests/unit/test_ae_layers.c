@@ -1,7 +1,9 @@
 /* Autoencoder layers against PyTorch: conv2d and conv-transpose 2d (k3, s2, p1, output_padding 1),
  * ReLU, Sigmoid and MSE, forward and backward, from tests/fixtures/ae/layers.safetensors
  * (tools/gen_ae_fixtures.py: torch 2.3.1 autograd in float64 on float32 inputs). Both the naive
- * reference kernels and the fast im2col+sgemm kernels (serial and with 2 threads) are checked.
+ * reference kernels and the fast kernels (serial and with 2 threads) are checked, the fast ones on
+ * each path: im2col + sgemm everywhere, and the per-layer rule (which puts these small layers on
+ * the direct kernels of src/nn/conv_direct.c).
  *
  * Tolerance: |ours - torch| <= 1e-5 * (1 + |torch|) for every element of every output and gradient
  * (float32 sums of at most a few hundred products of numbers below 1 against float64 truth);
@@ -10,6 +12,8 @@
 #include "harness.h"
 #include "latentrsa/ae.h"
 #include "latentrsa/safetensors.h"
+
+#include <float.h>
 
 /* Threads for the multi-threaded cases. A clang sanitizer build links LLVM's libomp while Debian's
  * OpenBLAS uses libgomp: sgemm called inside our (libomp) parallel region cannot see it and starts
@@ -26,6 +30,7 @@
 #include <omp.h>
 #endif
 #include "../../src/nn/conv_internal.h"
+#include "../../src/nn/kernels.h"
 
 static lrsa_safetensors *fix;
 
@@ -169,6 +174,11 @@ static void test_elementwise(void)
             lrsa_relu_forward(y, x, n);
         snprintf(key, sizeof key, "%s out", nm);
         check_close(key, y, out, n, 1e-6);
+        if (k) { /* the vectorised sigmoid the convolution epilogues use (kernels.h) */
+            float yv[120];
+            lrsa_nn_sigmoid(yv, x, (int64_t)n);
+            check_close("sigmoid (lrsa_nn_sigmoid) out", yv, out, n, 1e-6);
+        }
         memcpy(d, dout, sizeof d); /* in place, as the model uses it */
         if (k)
             lrsa_sigmoid_backward(d, d, y, n);
@@ -176,6 +186,38 @@ static void test_elementwise(void)
             lrsa_relu_backward(d, d, y, n);
         snprintf(key, sizeof key, "%s dx", nm);
         check_close(key, d, dx, n, 1e-6);
+    }
+    /* lrsa_nn_sigmoid against its double reference on a sweep of [-100, 100] with NaN, +-inf,
+     * +-0 and a tail shorter than a vector: relative error < 3e-7 (about 2.5 ulp) where the result
+     * is a normal float, below FLT_MIN in absolute value below that (x < -87.3: 0, as expf
+     * overflows there), exact at the saturated ends */
+    {
+        enum { NS = 200003 };
+        float *sx = malloc(NS * sizeof *sx), *s1 = malloc(NS * sizeof *s1),
+              *s2 = malloc(NS * sizeof *s2);
+        for (int i = 0; i < NS - 5; i++)
+            sx[i] = -100.0f + 200.0f * (float)i / (float)(NS - 6);
+        sx[NS - 5] = NAN, sx[NS - 4] = INFINITY, sx[NS - 3] = -INFINITY, sx[NS - 2] = 0.0f,
+        sx[NS - 1] = -0.0f;
+        lrsa_nn_sigmoid(s1, sx, NS);
+        lrsa_nn_sigmoid_naive(s2, sx, NS);
+        double md = 0.0, mabs = 0.0; /* relative where the result is a normal float */
+        for (int i = 0; i < NS - 5; i++) {
+            double e = fabs((double)s1[i] - s2[i]);
+            if (s2[i] >= FLT_MIN)
+                md = fmax(md, e / s2[i]);
+            else
+                mabs = fmax(mabs, e);
+        }
+        CHECK(mabs <= FLT_MIN);
+        fprintf(stderr, "   lrsa_nn_sigmoid vs double: max relative error %.3g (tol 3e-7)\n", md);
+        CHECK(md < 3e-7);
+        CHECK(isnan(s1[NS - 5]));
+        CHECK(s1[NS - 4] == 1.0f && s1[NS - 3] == 0.0f && s1[NS - 2] == 0.5f && s1[NS - 1] == 0.5f);
+        CHECK(s1[0] == 0.0f && s1[NS - 6] == 1.0f);
+        free(sx);
+        free(s1);
+        free(s2);
     }
     const float *pred = get("mse.pred", n), *target = get("mse.target", n), *loss = get("mse.loss", 1),
                 *dpred = get("mse.dpred", n);
@@ -280,7 +322,7 @@ static void test_fused(void)
             if (act == 1)
                 lrsa_relu_forward(o1, o1, no);
             else
-                lrsa_sigmoid_forward(o1, o1, no);
+                lrsa_nn_sigmoid(o1, o1, (int64_t)no); /* the model's sigmoid */
             check_close(act == 1 ? "fused relu" : "fused sigmoid", o2, o1, no, 0.0);
         }
         if (tr) {
@@ -312,12 +354,22 @@ int main(void)
     if (rc == LRSA_OK) {
         const char *v = lrsa_st_meta(fix, "versions");
         CHECK(v && strstr(v, "torch=2.3.1"));
-        RUN(test_conv);
-        RUN(test_convt);
         RUN(test_elementwise);
     }
-    RUN(test_fast_vs_naive);
-    RUN(test_fused);
+    /* every fast kernel: im2col + sgemm, the direct kernels, and the per-layer choice */
+    static const struct { int path; const char *name; } paths[] = {
+        {LRSA__PATH_GEMM, "gemm"}, {LRSA__PATH_AUTO, "auto (direct where the rule says)"}};
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        fprintf(stderr, "== fast kernels: %s\n", paths[p].name);
+        lrsa__conv_set_path(paths[p].path);
+        if (rc == LRSA_OK) {
+            RUN(test_conv);
+            RUN(test_convt);
+        }
+        RUN(test_fast_vs_naive);
+        RUN(test_fused);
+    }
+    lrsa__conv_set_path(LRSA__PATH_AUTO);
     lrsa_st_close(fix);
     return harness_done();
 }

@@ -5,6 +5,8 @@
  *               lrsa_ae_init_pytorch (re-implemented bit for bit by the generator); gradients and
  *               parameters compared in full for small tensors and at 1024 sampled entries for large
  *               ones, plus full-tensor sums and sums of squares.
+ * The two steps run on each convolution kernel path: im2col + sgemm everywhere, and the per-layer
+ * rule (the direct kernels for the thin layers, src/nn/conv.c).
  * Also: the init rule's bounds equal torch's, micro-batch accumulation gives the same step as one
  * batch, encode equals the forward's latent, memory sizing, and the error paths.
  *
@@ -35,6 +37,7 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include "../../src/nn/conv_internal.h"
 
 static char fixdir[4096];
 
@@ -429,8 +432,15 @@ int main(void)
 #endif
     const char *src = getenv("LRSA_SRC");
     snprintf(fixdir, sizeof fixdir, "%s/tests/fixtures/ae", src && *src ? src : ".");
-    RUN(test_step_small);
-    RUN(test_step_paper);
+    /* the whole step on each kernel path: im2col + sgemm everywhere, then the per-layer rule */
+    static const struct { int path; const char *name; } paths[] = {
+        {LRSA__PATH_GEMM, "gemm"}, {LRSA__PATH_AUTO, "auto (direct where the rule says)"}};
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        fprintf(stderr, "== convolution kernels: %s\n", paths[p].name);
+        lrsa__conv_set_path(paths[p].path);
+        RUN(test_step_small);
+        RUN(test_step_paper);
+    }
     RUN(test_micro_batch);
     RUN(test_encode_and_tables);
     RUN(test_sizing_and_errors);
