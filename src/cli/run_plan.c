@@ -91,6 +91,79 @@ static int write_results(study *s, study_stage *st, lrsa_err *err)
     return study_write_results(s, err);
 }
 
+/* ===== Stage builders shared by the main pathway and the lag sweep ====== */
+static study_stage *scan_stage(study *s, const char *name, const char *rule, const char *out)
+{
+    study_stage *st = study_stage_new(s, "%s", name);
+    stage_arg(st, "scan");
+    stage_arg(st, "%s", s->bids);
+    stage_opt(st, "--task", study_get(s, "task"));
+    stage_opt(st, "--volume-rule", rule);
+    stage_arg(st, "-o");
+    stage_arg(st, "%s", out);
+    stage_output(st, "%s", out);
+    stage_depends(st, s->bids_fp);
+    return st;
+}
+
+static study_stage *embed_voxels_stage(study *s, const char *name, const char *trials, const char *out,
+                                       uint64_t scan_key)
+{
+    study_stage *st = study_stage_new(s, "%s", name);
+    stage_arg(st, "embed-voxels");
+    stage_opt(st, "--bids", s->bids);
+    stage_opt(st, "--trials", trials);
+    stage_opt(st, "--mask", s->mask);
+    if (study_on(s, "detrend"))
+        stage_arg(st, "--detrend");
+    if (study_on(s, "zscore-runs"))
+        stage_arg(st, "--zscore-runs");
+    stage_arg(st, "-o");
+    stage_arg(st, "%s", out);
+    stage_output(st, "%s", out);
+    stage_depends(st, scan_key);
+    stage_depends(st, s->bids_fp);
+    if (s->mask)
+        stage_depends(st, fp_file(FP_INIT, s->mask, 0));
+    return st;
+}
+
+/* reduce IN to K components (NULL: to --variance), z-scored, as every side is. */
+static study_stage *reduce_stage(study *s, const char *name, const char *in, const char *out, const char *k,
+                                 uint64_t in_key)
+{
+    study_stage *st = study_stage_new(s, "%s", name);
+    stage_arg(st, "reduce");
+    stage_arg(st, "%s", in);
+    stage_arg(st, "--zscore");
+    if (k)
+        stage_opt(st, "--components", k);
+    else
+        stage_opt(st, "--variance", study_get(s, "variance"));
+    stage_opt(st, "--solver", study_get(s, "solver"));
+    stage_opt(st, "--seed", study_get(s, "seed"));
+    stage_arg(st, "-o");
+    stage_arg(st, "%s", out);
+    stage_output(st, "%s", out);
+    stage_depends(st, in_key);
+    return st;
+}
+
+static study_stage *rdm_stage(study *s, const char *name, const char *in, const char *out, uint64_t in_key)
+{
+    study_stage *st = study_stage_new(s, "%s", name);
+    stage_arg(st, "rdm");
+    stage_arg(st, "%s", in);
+    stage_opt(st, "--metric", study_get(s, "metric"));
+    if (study_on(s, "clip-negative"))
+        stage_arg(st, "--clip-negative");
+    stage_arg(st, "-o");
+    stage_arg(st, "%s", out);
+    stage_output(st, "%s", out);
+    stage_depends(st, in_key);
+    return st;
+}
+
 /* ===== The reduce -> rdm -> compare chain of one aligned pair ============ */
 /* prefix: "ae", "voxels", "ae.CSI1", ...; cmp_out: "compare/rsa" etc. */
 static int rsa_chain(study *s, const char *prefix, const char *align_stage, const char *cmp_out,
@@ -99,35 +172,18 @@ static int rsa_chain(study *s, const char *prefix, const char *align_stage, cons
     const char *sides[2] = { "fmri", "images" };
     const char *k[2] = { kf, ki };
     for (int i = 0; i < 2; i++) {
-        study_stage *st = study_stage_new(s, "reduce.%s.%s", prefix, sides[i]);
-        stage_arg(st, "reduce");
-        stage_arg(st, "align/%s.%s.npy", prefix, sides[i]);
-        stage_arg(st, "--zscore");
-        if (k[i]) {
-            stage_opt(st, "--components", k[i]);
-        } else {
-            stage_opt(st, "--variance", study_get(s, "variance"));
-        }
-        stage_opt(st, "--solver", study_get(s, "solver"));
-        stage_opt(st, "--seed", study_get(s, "seed"));
-        stage_arg(st, "-o");
-        stage_arg(st, "reduce/%s.%s.npy", prefix, sides[i]);
-        stage_output(st, "reduce/%s.%s.npy", prefix, sides[i]);
+        char name[96], in[128], out[128];
+        snprintf(name, sizeof name, "reduce.%s.%s", prefix, sides[i]);
+        snprintf(in, sizeof in, "align/%s.%s.npy", prefix, sides[i]);
+        snprintf(out, sizeof out, "reduce/%s.%s.npy", prefix, sides[i]);
+        study_stage *st = reduce_stage(s, name, in, out, k[i], study_key(s, align_stage));
         stage_output(st, "reduce/%s.%s.json", prefix, sides[i]);
-        stage_depends(st, study_key(s, align_stage));
         RUN(s, st, 0.5);
-        uint64_t reduce_key = st->key;
 
-        st = study_stage_new(s, "rdm.%s.%s", prefix, sides[i]);
-        stage_arg(st, "rdm");
-        stage_arg(st, "reduce/%s.%s.npy", prefix, sides[i]);
-        stage_opt(st, "--metric", study_get(s, "metric"));
-        if (study_on(s, "clip-negative"))
-            stage_arg(st, "--clip-negative");
-        stage_arg(st, "-o");
-        stage_arg(st, "rdm/%s.%s.npy", prefix, sides[i]);
-        stage_output(st, "rdm/%s.%s.npy", prefix, sides[i]);
-        stage_depends(st, reduce_key);
+        snprintf(name, sizeof name, "rdm.%s.%s", prefix, sides[i]);
+        snprintf(in, sizeof in, "%s", out);
+        snprintf(out, sizeof out, "rdm/%s.%s.npy", prefix, sides[i]);
+        st = rdm_stage(s, name, in, out, st->key);
         RUN(s, st, 0.2);
     }
     char rdm_f[64], rdm_i[64];
@@ -209,37 +265,17 @@ static int lag_sweep(study *s, double n)
     for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
         char d[32];
         rule_dir(rules[r], d, sizeof d);
-        study_stage *st = study_stage_new(s, "lag.%s.scan", d);
-        stage_arg(st, "scan");
-        stage_arg(st, "%s", s->bids);
-        stage_opt(st, "--task", study_get(s, "task"));
-        stage_opt(st, "--volume-rule", rules[r]);
-        stage_arg(st, "-o");
-        stage_arg(st, "lags/%s/trials.tsv", d);
-        stage_output(st, "lags/%s/trials.tsv", d);
-        stage_depends(st, s->bids_fp);
+        char name[64], path[96], trials[96];
+        snprintf(name, sizeof name, "lag.%s.scan", d);
+        snprintf(trials, sizeof trials, "lags/%s/trials.tsv", d);
+        study_stage *st = scan_stage(s, name, rules[r], trials);
         RUN(s, st, 0.1 * (double)s->nruns);
-        uint64_t k = st->key;
 
-        st = study_stage_new(s, "lag.%s.embed-voxels", d);
-        stage_arg(st, "embed-voxels");
-        stage_opt(st, "--bids", s->bids);
-        stage_arg(st, "--trials");
-        stage_arg(st, "lags/%s/trials.tsv", d);
-        stage_opt(st, "--mask", s->mask);
-        if (study_on(s, "detrend"))
-            stage_arg(st, "--detrend");
-        if (study_on(s, "zscore-runs"))
-            stage_arg(st, "--zscore-runs");
-        stage_arg(st, "-o");
-        stage_arg(st, "lags/%s/voxels.npy", d);
-        stage_output(st, "lags/%s/voxels.npy", d);
-        stage_depends(st, k);
-        stage_depends(st, s->bids_fp);
-        if (s->mask)
-            stage_depends(st, fp_file(FP_INIT, s->mask, 0));
+        snprintf(name, sizeof name, "lag.%s.embed-voxels", d);
+        snprintf(path, sizeof path, "lags/%s/voxels.npy", d);
+        st = embed_voxels_stage(s, name, trials, path, st->key);
         RUN(s, st, 0.5 * (double)s->nruns);
-        k = st->key;
+        uint64_t k = st->key;
 
         st = study_stage_new(s, "lag.%s.align", d);
         stage_arg(st, "align");
@@ -256,43 +292,25 @@ static int lag_sweep(study *s, double n)
         RUN(s, st, 0.2);
         k = st->key;
 
-        st = study_stage_new(s, "lag.%s.reduce", d);
-        stage_arg(st, "reduce");
-        stage_arg(st, "lags/%s/align.fmri.npy", d);
-        stage_arg(st, "--zscore");
         const char *kc = study_get(s, "components");
-        if (kc) {
-            char kf[32];
+        char kf[32];
+        if (kc)
             snprintf(kf, sizeof kf, "%ld", strtol(kc, NULL, 10));
-            stage_opt(st, "--components", kf);
-        } else {
-            stage_opt(st, "--variance", study_get(s, "variance"));
-        }
-        stage_opt(st, "--solver", study_get(s, "solver"));
-        stage_opt(st, "--seed", study_get(s, "seed"));
-        stage_arg(st, "-o");
-        stage_arg(st, "lags/%s/reduced.npy", d);
-        stage_output(st, "lags/%s/reduced.npy", d);
-        stage_depends(st, k);
+        snprintf(name, sizeof name, "lag.%s.reduce", d);
+        snprintf(path, sizeof path, "lags/%s/align.fmri.npy", d);
+        char reduced[96];
+        snprintf(reduced, sizeof reduced, "lags/%s/reduced.npy", d);
+        st = reduce_stage(s, name, path, reduced, kc ? kf : NULL, k);
         RUN(s, st, 0.5);
-        k = st->key;
 
-        st = study_stage_new(s, "lag.%s.rdm", d);
-        stage_arg(st, "rdm");
-        stage_arg(st, "lags/%s/reduced.npy", d);
-        stage_opt(st, "--metric", study_get(s, "metric"));
-        if (study_on(s, "clip-negative"))
-            stage_arg(st, "--clip-negative");
-        stage_arg(st, "-o");
-        stage_arg(st, "lags/%s/rdm.npy", d);
-        stage_output(st, "lags/%s/rdm.npy", d);
-        stage_depends(st, k);
+        snprintf(name, sizeof name, "lag.%s.rdm", d);
+        snprintf(path, sizeof path, "lags/%s/rdm.npy", d);
+        st = rdm_stage(s, name, reduced, path, st->key);
         RUN(s, st, 0.2);
         k = st->key;
 
-        char name[48], rdm[64];
         snprintf(name, sizeof name, "lag.%s", d);
-        snprintf(rdm, sizeof rdm, "lags/%s/rdm.npy", d);
+        const char *rdm = path;
         int status = plain_compare(s, name, rdm, "rdm/voxels.images.npy", k, study_key(s, "rdm.voxels.images"), 0, n);
         if (status >= 0)
             return status;
@@ -322,15 +340,7 @@ int study_execute(study *s)
     }
 
     /* ---- scan and the stimuli ---- */
-    study_stage *st = study_stage_new(s, "scan");
-    stage_arg(st, "scan");
-    stage_arg(st, "%s", s->bids);
-    stage_opt(st, "--task", study_get(s, "task"));
-    stage_opt(st, "--volume-rule", study_get(s, "volume-rule"));
-    stage_arg(st, "-o");
-    stage_arg(st, "trials.tsv");
-    stage_output(st, "trials.tsv");
-    stage_depends(st, s->bids_fp);
+    study_stage *st = scan_stage(s, "scan", study_get(s, "volume-rule"), "trials.tsv");
     RUN(s, st, 0.1 * (double)s->nruns);
     uint64_t scan_key = st->key;
 
@@ -428,23 +438,7 @@ int study_execute(study *s)
     stage_depends(st, s->bids_fp);
     RUN(s, st, n_trials * (render_seconds_per_volume(s) + ae_flops_per_image(s) / 2 / 40e9));
 
-    st = study_stage_new(s, "embed-voxels");
-    stage_arg(st, "embed-voxels");
-    stage_opt(st, "--bids", s->bids);
-    stage_arg(st, "--trials");
-    stage_arg(st, "trials.tsv");
-    stage_opt(st, "--mask", s->mask);
-    if (study_on(s, "detrend"))
-        stage_arg(st, "--detrend");
-    if (study_on(s, "zscore-runs"))
-        stage_arg(st, "--zscore-runs");
-    stage_arg(st, "-o");
-    stage_arg(st, "embed/voxels.npy");
-    stage_output(st, "embed/voxels.npy");
-    stage_depends(st, scan_key);
-    stage_depends(st, s->bids_fp);
-    if (s->mask)
-        stage_depends(st, fp_file(FP_INIT, s->mask, 0));
+    st = embed_voxels_stage(s, "embed-voxels", "trials.tsv", "embed/voxels.npy", scan_key);
     RUN(s, st, 0.5 * (double)s->nruns);
 
     st = study_stage_new(s, "embed-images");
