@@ -339,6 +339,56 @@ static lrsa_trial trial(const char *bold, int64_t trial_no, int64_t volume)
     return x;
 }
 
+/* The run-wise preprocessing against scipy/numpy (tools/gen_voxel_fixtures.py): every volume of a
+ * 4 x 3 x 2 x 11 float32 run taken as a trial, detrended and/or z-scored, compared with
+ * scipy.signal.detrend and numpy's z-score in double. */
+static void test_reference_fixture(void)
+{
+    const char *src = getenv("LRSA_SRC");
+    char dir[2200];
+    snprintf(dir, sizeof dir, "%s/tests/fixtures/voxels", src && *src ? src : ".");
+    lrsa_trial rows[11];
+    for (int v = 0; v < 11; v++)
+        rows[v] = trial("run.nii.gz", v + 1, v);
+    lrsa_trials t;
+    memset(&t, 0, sizeof t);
+    t.n = 11;
+    t.rows = rows;
+    static const char *const names[3] = { "detrend.npy", "zscore.npy", "detrend_zscore.npy" };
+    for (int pre = 1; pre < 4; pre++) {
+        lrsa_embed_voxels_opts o;
+        lrsa_embed_voxels_opts_init(&o);
+        o.root = dir;
+        o.detrend = pre & 1;
+        o.zscore_runs = (pre & 2) != 0;
+        lrsa_err err;
+        lrsa_err_init(&err);
+        lrsa_voxel_matrix m;
+        CHECK_MSG(lrsa_embed_voxels_matrix(&o, &t, NULL, &m, &err) == LRSA_OK, "%s", err.msg);
+        char path[2300];
+        snprintf(path, sizeof path, "%s/%s", dir, names[pre - 1]);
+        lrsa_npy_mapping *ref = NULL;
+        CHECK_MSG(lrsa_npy_map(path, &ref, &err) == LRSA_OK, "%s", err.msg);
+        if (!m.data || !ref)
+            continue;
+        CHECK_INT(ref->hdr.shape[0], 11);
+        CHECK_INT(ref->hdr.shape[1], m.voxels);
+        double *want = malloc(sizeof(double) * (size_t)ref->hdr.numel);
+        lrsa_npy_decode_f64(&ref->hdr, ref->data, want);
+        double worst = 0;   /* relative to max(1, |ref|) */
+        for (int64_t i = 0; i < ref->hdr.numel && i < m.rows * m.voxels; i++) {
+            double scale = fabs(want[i]) > 1 ? fabs(want[i]) : 1.0;
+            double d = fabs(m.data[i] - want[i]) / scale;
+            worst = d > worst ? d : worst;
+        }
+        printf("   %s vs scipy/numpy: max diff %.2e (relative to max(1, |ref|))\n", names[pre - 1], worst);
+        CHECK_MSG(worst <= 1e-6, "%s: max diff %.2e", names[pre - 1], worst);
+        free(want);
+        lrsa_npy_unmap(ref);
+        lrsa_voxel_matrix_release(&m);
+    }
+}
+
 static void test_handmade(void)
 {
     lrsa_err err;
@@ -494,6 +544,7 @@ int main(void)
     CHECK_INT(lrsa_mkdir_p(g_dir, NULL), LRSA_OK);
     RUN(test_synth);
     RUN(test_handmade);
+    RUN(test_reference_fixture);
     char cmd[2200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (harness_failures == 0 && system(cmd) != 0)
