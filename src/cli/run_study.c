@@ -669,17 +669,16 @@ static void make_dirs(const study *s, const study_stage *st)
 }
 
 /* The key covers the command line (not -q or --threads: they change no result). */
-static void seal(study *s, study_stage *st)
+static void seal(study_stage *st)
 {
     for (int i = 0; i < st->argc; i++)
         st->key = fp_str(st->key, st->argv[i]);
     st->argv[st->argc] = NULL;
-    (void)s;
 }
 
 int study_stage_run(study *s, study_stage *st, double estimate_s)
 {
-    seal(s, st);
+    seal(st);
     char *command = shell_join(st->argv);
     if (s->cli->threads > 0)
         stage_arg(st, "--threads=%d", s->cli->threads);
@@ -688,7 +687,7 @@ int study_stage_run(study *s, study_stage *st, double estimate_s)
     st->argv[st->argc] = NULL;
     if (s->dry_run) {
         int hit = s->out && cached(s, st);
-        printf("  %-24s %-9s %s\n", st->name, hit ? "cached" : estimate_s > 0 ? "" : "", command);
+        printf("  %-24s %-9s %s\n", st->name, hit ? "cached" : "", command);
         if (!hit)
             s->estimate_s += estimate_s;
         free(command);
@@ -732,7 +731,7 @@ int study_stage_run(study *s, study_stage *st, double estimate_s)
 /* An in-process stage: fn does the work (returns 0 or an lrsa code with err set). */
 int study_stage_do(study *s, study_stage *st, int (*fn)(study *s, study_stage *st, lrsa_err *err))
 {
-    seal(s, st);
+    seal(st);
     if (s->dry_run) {
         printf("  %-24s %s\n", st->name, s->out && cached(s, st) ? "cached" : "(in-process)");
         return -1;
