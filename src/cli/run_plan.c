@@ -250,25 +250,15 @@ static int plain_compare(study *s, const char *name, const char *a, const char *
     return -1;
 }
 
-/* A volume rule as a folder name: lag:5 -> lag-5, stimoff -> stimoff. */
-static void rule_dir(const char *rule, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%s", rule);
-    for (char *c = buf; *c; c++)
-        if (*c == ':')
-            *c = '-';
-}
-
 static int lag_sweep(study *s, double n)
 {
-    static const char *const rules[] = { "stimoff", "lag:2", "lag:3", "lag:4", "lag:5", "lag:6", "lag:7", "lag:8" };
-    for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
+    for (int r = 0; r < study_nlag_rules; r++) {
         char d[32];
-        rule_dir(rules[r], d, sizeof d);
+        study_rule_dir(study_lag_rules[r], d, sizeof d);
         char name[64], path[96], trials[96];
         snprintf(name, sizeof name, "lag.%s.scan", d);
         snprintf(trials, sizeof trials, "lags/%s/trials.tsv", d);
-        study_stage *st = scan_stage(s, name, rules[r], trials);
+        study_stage *st = scan_stage(s, name, study_lag_rules[r], trials);
         RUN(s, st, 0.1 * (double)s->nruns);
 
         snprintf(name, sizeof name, "lag.%s.embed-voxels", d);
@@ -292,15 +282,12 @@ static int lag_sweep(study *s, double n)
         RUN(s, st, 0.2);
         k = st->key;
 
-        const char *kc = study_get(s, "components");
         char kf[32];
-        if (kc)
-            snprintf(kf, sizeof kf, "%ld", strtol(kc, NULL, 10));
         snprintf(name, sizeof name, "lag.%s.reduce", d);
         snprintf(path, sizeof path, "lags/%s/align.fmri.npy", d);
         char reduced[96];
         snprintf(reduced, sizeof reduced, "lags/%s/reduced.npy", d);
-        st = reduce_stage(s, name, path, reduced, kc ? kf : NULL, k);
+        st = reduce_stage(s, name, path, reduced, study_components(s, 0, kf), k);
         RUN(s, st, 0.5);
 
         snprintf(name, sizeof name, "lag.%s.rdm", d);
@@ -458,14 +445,8 @@ int study_execute(study *s)
     RUN(s, st, n_stim * vit_seconds_per_image(s));
 
     /* ---- align, then reduce -> rdm -> compare for each pathway ---- */
-    const char *kc = study_get(s, "components");
-    char kf[32] = "", ki[32] = "";
-    if (kc) {
-        char *end;
-        long a = strtol(kc, &end, 10), b = *end == ',' ? strtol(end + 1, NULL, 10) : a;
-        snprintf(kf, sizeof kf, "%ld", a);
-        snprintf(ki, sizeof ki, "%ld", b);
-    }
+    char kbuf[2][32];
+    const char *kf = study_components(s, 0, kbuf[0]), *ki = study_components(s, 1, kbuf[1]);
     const char *paths[2] = { "ae", "voxels" };
     const char *embeds[2] = { "embed-fmri", "embed-voxels" };
     for (int p = 0; p < 2; p++) {
@@ -488,13 +469,13 @@ int study_execute(study *s)
                 char prefix[64], out[96];
                 snprintf(prefix, sizeof prefix, "%s.%s", paths[p], s->subjects[k]);
                 snprintf(out, sizeof out, "compare/%s.%s", p == 0 ? "rsa" : "rsa_voxels", s->subjects[k]);
-                status = rsa_chain(s, prefix, align_stage, out, kc ? kf : NULL, kc ? ki : NULL, n_aligned);
+                status = rsa_chain(s, prefix, align_stage, out, kf, ki, n_aligned);
                 if (status >= 0)
                     return status;
             }
         } else {
             status = rsa_chain(s, paths[p], align_stage, p == 0 ? "compare/rsa" : "compare/rsa_voxels",
-                               kc ? kf : NULL, kc ? ki : NULL, n_aligned);
+                               kf, ki, n_aligned);
             if (status >= 0)
                 return status;
         }

@@ -84,20 +84,16 @@ static double number(const cJSON *obj, const char *key)
 
 static cJSON *lag_sweep(const study *s)
 {
-    static const char *const rules[] = { "stimoff", "lag:2", "lag:3", "lag:4", "lag:5", "lag:6", "lag:7", "lag:8" };
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+    for (int i = 0; i < study_nlag_rules; i++) {
         char d[32], rel[96];
-        snprintf(d, sizeof d, "%s", rules[i]);
-        for (char *c = d; *c; c++)
-            if (*c == ':')
-                *c = '-';
+        study_rule_dir(study_lag_rules[i], d, sizeof d);
         snprintf(rel, sizeof rel, "lags/%s/rsa.json", d);
         cJSON *c = read_json(s, rel);
         if (!c)
             continue;
         cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "rule", rules[i]);
+        cJSON_AddStringToObject(e, "rule", study_lag_rules[i]);
         cJSON_AddNumberToObject(e, "n", number(c, "n"));
         cJSON_AddNumberToObject(e, "r", number(c, "r"));
         double p = number(c, "p_permutation");

@@ -75,6 +75,28 @@ int study_on(const study *s, const char *name)
     return v && strcmp(v, "on") == 0;
 }
 
+const char *const study_lag_rules[] = { "stimoff", "lag:2", "lag:3", "lag:4", "lag:5", "lag:6", "lag:7", "lag:8" };
+const int study_nlag_rules = (int)(sizeof study_lag_rules / sizeof study_lag_rules[0]);
+
+void study_rule_dir(const char *rule, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", rule);
+    for (char *c = buf; *c; c++)
+        if (*c == ':')
+            *c = '-';
+}
+
+const char *study_components(const study *s, int side, char buf[32])
+{
+    const char *k = study_get(s, "components");
+    if (!k)
+        return NULL;
+    char *end;
+    long a = strtol(k, &end, 10), b = *end == ',' ? strtol(end + 1, NULL, 10) : a;
+    snprintf(buf, 32, "%ld", side ? b : a);
+    return buf;
+}
+
 static int one_of(const char *v, const char *const *choices)
 {
     for (int i = 0; choices[i]; i++)

@@ -94,6 +94,14 @@ int study_stage_do(study *s, study_stage *st, int (*fn)(study *s, study_stage *s
 int study_finish_record(study *s);
 void study_warn(study *s, const char *fmt, ...) LRSA_PRINTF(2, 3);
 
+/* The lag sweep's volume rules, and each one's folder under lags/ (lag:5 -> lag-5). */
+extern const char *const study_lag_rules[];
+extern const int study_nlag_rules;
+void study_rule_dir(const char *rule, char *buf, size_t cap);
+/* --components for one side (0: fMRI and the voxel baseline, 1: images) into buf, or NULL when
+ * the option is not set (reduce to --variance). "K" serves both sides, "K_FMRI,K_IMAGES" each. */
+const char *study_components(const study *s, int side, char buf[32]);
+
 /* results.json from the stage outputs (run_results.c). */
 int study_write_results(study *s, lrsa_err *err);
 /* The one-paragraph headline of OUT/results.json on stdout. */

@@ -69,6 +69,11 @@ check "dry run gives sizes" grep -q "184 trials" "$T/dry.out"
 check "dry run gives a time" grep -q "estimated time" "$T/dry.out"
 "$BIN" run --bids "$D" --stimuli "$D/stimuli" -o "$O" "${CI[@]}" --method pearson --dry-run >"$T/dry2.out" 2>&1
 check "dry run on a finished study shows cached stages" grep -q "cached" "$T/dry2.out"
+"$BIN" run --bids "$D" --stimuli "$D/stimuli" -o "$T/dryk" "${CI[@]}" --components 5,7 --dry-run >"$T/dryk.out" 2>&1
+check "--components K_FMRI,K_IMAGES: fMRI side" grep -q "reduce align/ae.fmri.npy --zscore --components 5" "$T/dryk.out"
+check "--components K_FMRI,K_IMAGES: image side" grep -q "reduce align/ae.images.npy --zscore --components 7" "$T/dryk.out"
+check "--components: the voxel baseline and lag sweep take K_FMRI" \
+    grep -q "reduce lags/lag-5/align.fmri.npy --zscore --components 5" "$T/dryk.out"
 
 # ---- --config: values between the preset and the command line ---------------------------------
 printf '{"method": "kendall-tau-a", "bootstrap": 0, "lag-sweep": false}\n' >"$T/cfg.json"
