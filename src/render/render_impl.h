@@ -100,9 +100,11 @@ int lrsa__view_init_stats(lrsa_render_view *v, lrsa_render_work *w, const float 
                           const int64_t dims[3], const double affine[4][4], int interp,
                           const lrsa__vol_stats *st, lrsa_err *err);
 void lrsa__view_release(lrsa_render_view *v);
-/* scipy's spline_filter(order 3): the plain version (allocates *out) and the fast one (c holds
- * d[0]*d[1]*d[2] doubles, scratch 2*d[0]*d[1] + 256); identical bits. */
+/* scipy's spline_filter(order 3) (prefilter.c): the plain version (allocates *out) and the fast
+ * one (c holds d[0]*d[1]*d[2] doubles, scratch lrsa__prefilter_scratch(d) doubles); identical
+ * bits. */
 int lrsa__prefilter_naive(const float *vol, const int64_t d[3], double **out, lrsa_err *err);
+size_t lrsa__prefilter_scratch(const int64_t d[3]);
 void lrsa__prefilter(const float *vol, const int64_t d[3], double *c, double *scratch);
 
 /* ni_interpolation.c map_coordinate, NI_EXTEND_MIRROR, for the spline window at the edges. */

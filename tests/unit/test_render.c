@@ -440,7 +440,7 @@ static void test_fast_paths(void)
         }
         int64_t n = d[0] * d[1] * d[2];
         double *ref = NULL, *fast = malloc(sizeof *fast * (size_t)n);
-        double *scratch = malloc(sizeof *scratch * (size_t)(2 * d[0] * d[1] + 256));
+        double *scratch = malloc(sizeof *scratch * lrsa__prefilter_scratch(d));
         CHECK_INT(lrsa__prefilter_naive(v, d, &ref, &err), LRSA_OK);
         lrsa__prefilter(v, d, fast, scratch);
         coef_diff += ref && memcmp(ref, fast, sizeof *fast * (size_t)n) != 0;
