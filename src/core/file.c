@@ -2,35 +2,54 @@
 #include "latentrsa/core.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The temporary: PATH.tmp.PID.N, created with O_EXCL (a name taken by another process or thread
+ * is skipped) and mode 0666, so the kernel applies the umask. (mkstemp makes 0600 files; setting
+ * the usual mode afterwards needs the umask, which can only be read by changing it for the whole
+ * process: a race with other threads creating files.) Returns the descriptor, or -1 with errno
+ * set; *nomem when the name could not be built. */
+static int create_temporary(lrsa_strbuf *tmp, const char *path, int *nomem, lrsa_err *err)
+{
+    static unsigned long counter;
+    *nomem = 0;
+    for (int tries = 0; tries < 1000; tries++) {
+        unsigned long n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+        lrsa_strbuf_reset(tmp);
+        if (lrsa_strbuf_addf(tmp, err, "%s.tmp.%ld.%lu", path, (long)getpid(), n)) {
+            *nomem = 1;
+            return -1;
+        }
+        int fd = open(tmp->buf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 int lrsa_outfile_open(lrsa_outfile *of, const char *path, lrsa_err *err)
 {
     memset(of, 0, sizeof *of);
     lrsa_strbuf tmp = LRSA_STRBUF_INIT;
-    /* The temporary lives in the same directory so rename() is atomic; mkstemp makes it unique. */
-    if (lrsa_strbuf_addf(&tmp, err, "%s.tmp.XXXXXX", path))
-        return LRSA_ENOMEM;
+    /* The temporary lives in the same directory so rename() is atomic. */
     of->path = lrsa_strdup(path, err);
-    if (!of->path) {
-        lrsa_strbuf_release(&tmp);
+    if (!of->path)
         return LRSA_ENOMEM;
-    }
-    int fd = mkstemp(tmp.buf);
+    int nomem, fd = create_temporary(&tmp, path, &nomem, err);
     if (fd < 0) {
         int e = errno;
         lrsa_strbuf_release(&tmp);
         free(of->path);
         of->path = NULL;
+        if (nomem)
+            return LRSA_ENOMEM;
         return LRSA_FAIL(err, LRSA_EIO, "cannot create '%s': %s", path, strerror(e));
     }
-    /* mkstemp creates 0600; give the file the usual permissions (subject to umask). */
-    mode_t mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
     of->tmp_path = tmp.buf;
     of->fp = fdopen(fd, "wb");
     if (!of->fp) {
@@ -39,6 +58,9 @@ int lrsa_outfile_open(lrsa_outfile *of, const char *path, lrsa_err *err)
         lrsa_outfile_abort(of);
         return LRSA_FAIL(err, LRSA_EIO, "cannot write '%s': %s", path, strerror(e));
     }
+    /* Writers hand over blocks of a few KB (libpng: one per IDAT chunk); a 64 KB buffer makes
+     * that a handful of write calls per file instead of dozens. */
+    setvbuf(of->fp, NULL, _IOFBF, 1 << 16);
     return LRSA_OK;
 }
 

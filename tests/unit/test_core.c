@@ -2,6 +2,7 @@
 #include "harness.h"
 #include "latentrsa/core.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void test_err(void)
@@ -90,7 +91,9 @@ static void test_outfile(void)
     char path[512];
     snprintf(path, sizeof path, "%s/core-outfile-%d.txt", harness_tmpdir(), (int)getpid());
     lrsa_outfile of;
+    mode_t old_mask = umask(027);
     CHECK_INT(lrsa_outfile_open(&of, path, &err), LRSA_OK);
+    umask(old_mask);
     fputs("hello", of.fp);
     CHECK(!lrsa_is_file(path)); /* not visible before commit */
     CHECK_INT(lrsa_outfile_commit(&of, &err), LRSA_OK);
@@ -99,6 +102,9 @@ static void test_outfile(void)
     CHECK_INT(lrsa_read_file(path, 0, &data, &len, &err), LRSA_OK);
     CHECK_STR(data, "hello");
     free(data);
+    /* The usual mode: 0666 less the umask (the kernel's, not mkstemp's 0600). */
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
     unlink(path);
     /* Aborted output leaves nothing behind. */
     CHECK_INT(lrsa_outfile_open(&of, path, &err), LRSA_OK);
