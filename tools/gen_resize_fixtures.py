@@ -5,7 +5,8 @@ Every case is Image.resize((dw, dh), Image.BILINEAR) on an RGB image with Pillow
 tools/requirements.txt; the version is recorded in cases.json).
 
 Writes tests/fixtures/imgproc/:
-  src_<name>.png     small random RGB sources (uniform noise: the hardest input for exactness)
+  src_<name>.png     small random RGB sources (uniform noise: the hardest input for exactness),
+                     and drawn pictures (white runs and repeated rows, as renders)
   out_<name>.png     Pillow's resize of each source (PNG is lossless, 8-bit RGB)
   cases.json         the list of cases, the library versions, and for large outputs (which would
                      not fit the ~200 KB fixture budget) one FNV-1a 64-bit hash per output row
@@ -81,6 +82,25 @@ def fnv1a64(b):
     return h
 
 
+def drawn_image(rng, w, h):
+    """A picture like a render: white, three ellipses of banded colour drawn at half resolution
+    and doubled (so rows repeat and pixels come in pairs), colours that share channels with white
+    (so runs of equal bytes start mid-pixel), and isolated dots at full resolution."""
+    hw, hh = (w + 1) // 2, (h + 1) // 2
+    a = np.full((hh, hw, 3), 255, dtype=np.uint8)
+    yy, xx = np.mgrid[0:hh, 0:hw]
+    ellipses = ((0.17, 0.5, 0.13, 0.25), (0.5, 0.45, 0.15, 0.2), (0.82, 0.55, 0.12, 0.35))
+    for cx, cy, rx, ry in ellipses:
+        inside = ((xx - cx * hw) / (rx * hw)) ** 2 + ((yy - cy * hh) / (ry * hh)) ** 2 < 1
+        band = (xx // 3 + yy // 2) % 4
+        a[inside] = np.stack([20 + 30 * band, 90 + 20 * band, np.full_like(band, 250)], -1)[inside]
+    a = a.repeat(2, 0).repeat(2, 1)[:h, :w].copy()
+    colours = np.array([[0, 255, 255], [255, 255, 0], [255, 0, 255], [0, 0, 0]], dtype=np.uint8)
+    for _ in range(max(1, w * h // 400)):
+        a[rng.integers(0, h), rng.integers(0, w)] = colours[rng.integers(0, 4)]
+    return a
+
+
 def resize(a, dw, dh):
     out = Image.fromarray(a, "RGB").resize((dw, dh), Image.BILINEAR)
     assert out.mode == "RGB" and out.size == (dw, dh)
@@ -140,6 +160,30 @@ def main():
                       "probe": [[x, y] + [int(v) for v in r[y, x]]
                                 for x, y in ((0, 0), (dw - 1, dh - 1), (dw // 2, dh // 3),
                                              (dw // 3, dh // 2))]})
+
+    # drawn pictures (white runs, repeated rows and pixels: the resize's shortcuts), sources as PNG;
+    # a generator of their own so that the cases above keep their bytes
+    rng = np.random.default_rng(20250611)
+    drawn = [
+        ("drawn_up", 66, 35, 67, 67),          # the render's factors, small
+        ("drawn_down", 67, 41, 29, 17),
+        ("drawn_render", 660, 350, 672, 672),  # the render's size (rows stored as hashes)
+    ]
+    for name, sw, sh, dw, dh in drawn:
+        a = drawn_image(rng, sw, sh)
+        r = resize(a, dw, dh)
+        Image.fromarray(a, "RGB").save(os.path.join(out, "src_%s.png" % name))
+        case = {"name": name, "source": "png", "sw": sw, "sh": sh, "dw": dw, "dh": dh}
+        if dw * dh <= 10000:
+            Image.fromarray(r, "RGB").save(os.path.join(out, "out_%s.png" % name))
+            case["expected"] = "png"
+        else:
+            case["expected"] = "row_fnv1a64"
+            case["rows"] = [format(fnv1a64(r[y].tobytes()), "016x") for y in range(dh)]
+            case["probe"] = [[x, y] + [int(v) for v in r[y, x]]
+                             for x, y in ((0, 0), (dw - 1, dh - 1), (dw // 2, dh // 3),
+                                          (dw // 3, dh // 2))]
+        cases.append(case)
 
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump({"versions": VERSIONS, "cases": cases}, f, indent=1)

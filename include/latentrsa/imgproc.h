@@ -28,6 +28,15 @@ extern "C" {
 int lrsa_resize_bilinear_rgb8(const uint8_t *src, int64_t sw, int64_t sh, uint8_t *dst,
                               int64_t dw, int64_t dh, lrsa_err *err);
 
+/* Internal, for tests and benchmarks: the resize through one implementation. All give the same
+ * bytes. REFERENCE: Pillow's two passes transcribed plainly; PLAIN: the fast path (each distinct
+ * row resampled once, runs of one colour and rows or pieces of rows read from one source copied)
+ * in portable C; AVX2: the fast path with AVX2 kernels (LRSA_EUNSUPPORTED where the CPU or the
+ * build has none); AUTO: what lrsa_resize_bilinear_rgb8 runs (AVX2 where the CPU has it). */
+enum { LRSA__RESIZE_AUTO, LRSA__RESIZE_REFERENCE, LRSA__RESIZE_PLAIN, LRSA__RESIZE_AVX2 };
+int lrsa__resize_bilinear_rgb8_impl(const uint8_t *src, int64_t sw, int64_t sh, uint8_t *dst,
+                                    int64_t dw, int64_t dh, int impl, lrsa_err *err);
+
 /* RGB8 interleaved (HWC) -> float32 planar CHW, rescaled and normalised per channel exactly as
  * transformers' slow image processor does in numpy (specs/vit.md section 1.3):
  *     dst[c*h*w + y*w + x] = ((float)((double)src[3*(y*w + x) + c] * rescale) - mean[c]) / std[c]

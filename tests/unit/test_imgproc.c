@@ -1,7 +1,8 @@
 /* imgproc: the bilinear resize against Pillow 10.3.0 byte for byte (tools/gen_resize_fixtures.py,
- * tests/fixtures/imgproc/cases.json), the CHW conversion against the numpy arithmetic, and bad
- * arguments. Tolerance: none, every case must have 0 differing bytes (or rows, for the large
- * cases whose expected output is stored as one hash per row). */
+ * tests/fixtures/imgproc/cases.json) and its fast paths against its plain reference, the CHW
+ * conversion against the numpy arithmetic, and bad arguments. Tolerance: none, every case must
+ * have 0 differing bytes (or rows, for the large cases whose expected output is stored as one
+ * hash per row). */
 #include "harness.h"
 #include "latentrsa/image.h"
 #include "latentrsa/imgproc.h"
@@ -106,6 +107,19 @@ static void test_pillow_cases(void)
         lrsa_err_init(&err);
         int rc = lrsa_resize_bilinear_rgb8(src.data, sw, sh, got, dw, dh, &err);
         CHECK_MSG(rc == LRSA_OK, "%s: %s", name, err.msg);
+        /* the other implementations give the same bytes (compared with Pillow's below) */
+        static const int impls[] = { LRSA__RESIZE_REFERENCE, LRSA__RESIZE_PLAIN,
+                                     LRSA__RESIZE_AVX2 };
+        uint8_t *alt = malloc((size_t)(dw * dh * 3));
+        for (size_t m = 0; rc == LRSA_OK && m < sizeof impls / sizeof impls[0]; m++) {
+            int r = lrsa__resize_bilinear_rgb8_impl(src.data, sw, sh, alt, dw, dh, impls[m], &err);
+            if (r == LRSA_EUNSUPPORTED)
+                continue;
+            CHECK_INT(r, LRSA_OK);
+            CHECK_MSG(memcmp(alt, got, (size_t)(dw * dh * 3)) == 0, "%s: implementation %d differs",
+                      name, impls[m]);
+        }
+        free(alt);
         if (rc == LRSA_OK &&
             strcmp(cJSON_GetObjectItem(c, "expected")->valuestring, "png") == 0) {
             if (read_png("out", name, &want) == LRSA_OK) {
@@ -171,6 +185,114 @@ static void test_constant(void)
     }
 }
 
+/* A test image of one kind: 0 uniform noise; 1 drawn (white, runs of a few colours or of noise,
+ * rows repeated in runs, as a render); 2 one colour; 3 vertical stripes of two colours, a few
+ * rows different. */
+static void test_image(lrsa_rng *rng, uint8_t *img, int64_t w, int64_t h, int kind)
+{
+    /* colours that share channels, so that runs of equal bytes start and end mid-pixel */
+    static const uint8_t palette[6][3] = { { 255, 255, 255 }, { 0, 0, 0 },     { 30, 120, 250 },
+                                           { 255, 255, 0 },   { 255, 0, 255 }, { 0, 255, 255 } };
+    uint8_t one[3] = { (uint8_t)lrsa_rng_below(rng, 256), (uint8_t)lrsa_rng_below(rng, 256),
+                       (uint8_t)lrsa_rng_below(rng, 256) };
+    for (int64_t y = 0; y < h; y++) {
+        uint8_t *row = img + y * w * 3;
+        if (kind == 0) {
+            for (int64_t i = 0; i < w * 3; i++)
+                row[i] = (uint8_t)lrsa_rng_below(rng, 256);
+        } else if (kind == 1) {
+            if (y > 0 && lrsa_rng_below(rng, 3)) {
+                memcpy(row, row - w * 3, (size_t)w * 3);
+                continue;
+            }
+            for (int64_t x = 0; x < w;) {
+                int64_t run = 1 + (int64_t)lrsa_rng_below(rng, (uint64_t)(w / 3 + 1));
+                int c = lrsa_rng_below(rng, 3) ? 0 : (int)lrsa_rng_below(rng, 7); /* 6: noise */
+                for (; run > 0 && x < w; run--, x++)
+                    for (int k = 0; k < 3; k++)
+                        row[3 * x + k] = c < 6 ? palette[c][k] : (uint8_t)lrsa_rng_below(rng, 256);
+            }
+        } else if (kind == 2) {
+            for (int64_t x = 0; x < w; x++)
+                memcpy(row + 3 * x, one, 3);
+        } else {
+            if (y == 0 || lrsa_rng_below(rng, 8) == 0) {
+                for (int64_t x = 0; x < w; x++)
+                    memcpy(row + 3 * x, (x * 7 / 5 + y) % 3 ? one : palette[2], 3);
+            } else {
+                memcpy(row, row - w * 3, (size_t)w * 3);
+            }
+        }
+    }
+}
+
+/* The fast path (portable C and AVX2, with its row, run and piece shortcuts) against the plain
+ * transcription of Pillow kept in resize.c: the same bytes on awkward shapes (1-pixel sides, odd
+ * widths, tails shorter than a vector, up and down, one axis only) and images with and without
+ * repeats. */
+static void test_fast_vs_reference(void)
+{
+    static const int64_t fixed[][4] = {
+        { 1, 1, 5, 3 },     { 7, 4, 1, 1 },      { 1, 9, 1, 4 },     { 9, 1, 3, 1 },
+        { 4, 1, 9, 5 },     { 2, 2, 3, 3 },      { 3, 5, 2, 7 },     { 5, 3, 7, 2 },
+        { 13, 7, 5, 7 },    { 13, 7, 13, 20 },   { 8, 6, 8, 6 },     { 37, 23, 16, 11 },
+        { 200, 120, 7, 3 }, { 61, 59, 60, 60 },  { 6, 5, 12, 10 },   { 12, 10, 6, 5 },
+        { 31, 17, 97, 45 }, { 97, 45, 31, 17 },  { 100, 3, 333, 9 }, { 17, 100, 18, 101 },
+        { 64, 64, 65, 63 }, { 660, 350, 672, 672 }, { 500, 375, 224, 224 }, { 660, 350, 660, 700 },
+        { 660, 350, 300, 350 }, { 150, 40, 1100, 50 },
+    };
+    lrsa_rng rng;
+    lrsa_rng_seed(&rng, 4242);
+    lrsa_err err;
+    lrsa_err_init(&err);
+    int ncase = 0, avx2 = 1;
+    int64_t bad_plain = 0, bad_avx2 = 0, bad_auto = 0;
+    int nfixed = (int)(sizeof fixed / sizeof fixed[0]);
+    for (int c = 0; c < nfixed + 60; c++) {
+        int64_t sw, sh, dw, dh;
+        if (c < nfixed) {
+            sw = fixed[c][0], sh = fixed[c][1], dw = fixed[c][2], dh = fixed[c][3];
+        } else {
+            sw = 1 + (int64_t)lrsa_rng_below(&rng, 90), sh = 1 + (int64_t)lrsa_rng_below(&rng, 40);
+            dw = 1 + (int64_t)lrsa_rng_below(&rng, 130), dh = 1 + (int64_t)lrsa_rng_below(&rng, 60);
+        }
+        size_t nin = (size_t)(sw * sh * 3), nout = (size_t)(dw * dh * 3);
+        uint8_t *src = malloc(nin), *ref = malloc(nout), *got = malloc(nout);
+        for (int kind = 0; kind < 4; kind++) {
+            test_image(&rng, src, sw, sh, kind);
+            CHECK_INT(lrsa__resize_bilinear_rgb8_impl(src, sw, sh, ref, dw, dh,
+                                                      LRSA__RESIZE_REFERENCE, &err), LRSA_OK);
+            CHECK_INT(lrsa__resize_bilinear_rgb8_impl(src, sw, sh, got, dw, dh, LRSA__RESIZE_PLAIN,
+                                                      &err), LRSA_OK);
+            int d = memcmp(ref, got, nout) != 0;
+            bad_plain += d;
+            CHECK_MSG(!d, "plain: %lldx%lld -> %lldx%lld kind %d", (long long)sw, (long long)sh,
+                      (long long)dw, (long long)dh, kind);
+            int rc = lrsa__resize_bilinear_rgb8_impl(src, sw, sh, got, dw, dh, LRSA__RESIZE_AVX2,
+                                                     &err);
+            if (rc == LRSA_EUNSUPPORTED) {
+                avx2 = 0;
+            } else {
+                CHECK_INT(rc, LRSA_OK);
+                d = memcmp(ref, got, nout) != 0;
+                bad_avx2 += d;
+                CHECK_MSG(!d, "avx2: %lldx%lld -> %lldx%lld kind %d", (long long)sw, (long long)sh,
+                          (long long)dw, (long long)dh, kind);
+            }
+            CHECK_INT(lrsa_resize_bilinear_rgb8(src, sw, sh, got, dw, dh, &err), LRSA_OK);
+            bad_auto += memcmp(ref, got, nout) != 0;
+            ncase++;
+        }
+        free(src);
+        free(ref);
+        free(got);
+    }
+    fprintf(stderr,
+            "  fast vs reference: %d cases, differing: plain %lld, avx2 %lld%s, auto %lld\n", ncase, (long long)bad_plain, (long long)bad_avx2, avx2 ? "" : " (no AVX2: skipped)",
+            (long long)bad_auto);
+    CHECK_INT(bad_auto, 0);
+}
+
 static void test_bad_args(void)
 {
     uint8_t px[12] = { 0 }, out[12];
@@ -222,6 +344,7 @@ int main(void)
     if (cases)
         RUN(test_pillow_cases);
     RUN(test_constant);
+    RUN(test_fast_vs_reference);
     RUN(test_bad_args);
     RUN(test_chw);
     cJSON_Delete(cases);
