@@ -260,42 +260,66 @@ done:
 }
 
 /* ===== the fast path ====================================================
- * The first labelling runs on the volume as it is stored (x fastest): runs along x, so the
- * whole volume is never reordered. Only the largest component's box is put in C order, because
- * numpy's sums (the mean for the second threshold, the centre of mass) add in that order. */
+ * Both labellings work on bit masks of lines (first the volume's x lines, then the box's z
+ * lines): W = ceil(len / 64) words a line, bits past the line's end clear. The first labelling
+ * runs on the volume as it is stored (x fastest), so the whole volume is never reordered. Only
+ * the largest component's box is put in C order, because numpy's sums (the mean for the second
+ * threshold, the centre of mass) add in that order. */
 #define NP_CHUNK 8192   /* numpy's ufunc buffer: lrsa__np_sum_* chunking */
 #define PW_LEAF 128     /* numpy's pairwise block */
 
-/* Append run [k0, k) to the workspace's run list, growing it. */
-static int push_run(lrsa_render_work *w, lrsa__run **runs, int64_t *cap, int64_t *nr, int64_t k0,
-                    int64_t k, lrsa_err *err)
+static inline int64_t line_words(int64_t len)
 {
-    if (*nr == *cap) {
-        int64_t nc = *cap < 1024 ? 1024 : 2 * *cap;
-        lrsa__run *nrun = lrsa_realloc(*runs, (size_t)nc * sizeof *nrun, "component runs", err);
-        if (!nrun)
-            return LRSA_ENOMEM;
-        w->b[LRSA__W_RUNS].p = *runs = nrun;
-        w->b[LRSA__W_RUNS].cap = (size_t)nc * sizeof *nrun;
-        *cap = nc;
-    }
-    (*runs)[*nr].start = (int32_t)k0;
-    (*runs)[*nr].end = (int32_t)k;
-    (*nr)++;
-    return LRSA_OK;
+    return (len + 63) / 64;
 }
 
-/* Bit t of the result: |row[t]| > thr (float32), for t < cnt <= 64. */
-static uint64_t above_bits_base(const float *row, int cnt, float thr)
+/* The line masks of nlines lines of len voxels, word w of line l being WORD(l, w, cnt) (cnt: its
+ * number of voxels), and lines[l], the number of runs before line l (lines[nlines]: all of
+ * them, returned). */
+#define LINE_MASKS_BODY(WORD)                                                                     \
+    const int64_t W = line_words(len);                                                            \
+    int64_t nr = 0;                                                                               \
+    for (int64_t l = 0; l < nlines; l++) {                                                        \
+        uint64_t *m = masks + l * W, carry = 0;                                                   \
+        lines[l] = (int32_t)nr;                                                                   \
+        for (int64_t w = 0; w < W; w++) {                                                         \
+            int cnt = len - 64 * w < 64 ? (int)(len - 64 * w) : 64;                               \
+            uint64_t x = WORD(l, w, cnt);                                                         \
+            m[w] = x;                                                                             \
+            nr += __builtin_popcountll(x & ~(x << 1 | carry));   /* run starts */                 \
+            carry = x >> 63;                                                                      \
+        }                                                                                         \
+    }                                                                                             \
+    lines[nlines] = (int32_t)nr;                                                                  \
+    return nr;
+
+/* The masks of |a| > thr, a holding the lines' floats one after the other. ABOVE_BITS(row,
+ * cnt, before, thr): bit t for |row[t]| > thr, t < cnt, with `before` elements of the line
+ * before row. */
+#define FLOAT_WORD(l, w, cnt) ABOVE_BITS(a + (l) * len + 64 * (w), cnt, 64 * (w), thr)
+
+static inline uint64_t above_bits_base(const float *row, int cnt, int64_t before, float thr)
 {
+    (void)before;
     uint64_t m = 0;
     for (int t = 0; t < cnt; t++)
         m |= (uint64_t)(fabsf(row[t]) > thr) << t;
     return m;
 }
 
+static int64_t line_masks_base(const float *a, int64_t nlines, int64_t len, float thr,
+                               uint64_t *masks, int32_t *lines)
+{
+#define ABOVE_BITS above_bits_base
+    LINE_MASKS_BODY(FLOAT_WORD)
+#undef ABOVE_BITS
+}
+
 #ifdef LRSA_HAVE_AVX2_CLONE
-__attribute__((target("avx2"))) static uint64_t above_bits_avx2(const float *row, int cnt, float thr)
+/* The same 8 at a time; the last cnt % 8 from a vector that ends with the word (and starts in
+ * the line: the line has 8 elements or more), or one at a time. */
+__attribute__((target("avx2"))) static inline uint64_t above_bits_avx2(const float *row, int cnt,
+                                                                       int64_t before, float thr)
 {
     const __m256 t8 = _mm256_set1_ps(thr), sign = _mm256_set1_ps(-0.0f);
     uint64_t m = 0;
@@ -304,107 +328,230 @@ __attribute__((target("avx2"))) static uint64_t above_bits_avx2(const float *row
         __m256 x = _mm256_andnot_ps(sign, _mm256_loadu_ps(row + t));
         m |= (uint64_t)(uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(x, t8, _CMP_GT_OQ)) << t;
     }
+    if (t == cnt)
+        return m;
+    if (cnt + before >= 8) {
+        __m256 x = _mm256_andnot_ps(sign, _mm256_loadu_ps(row + cnt - 8));
+        unsigned last8 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(x, t8, _CMP_GT_OQ));
+        return m | (uint64_t)(last8 >> (8 - (cnt - t))) << t;
+    }
     for (; t < cnt; t++)
         m |= (uint64_t)(fabsf(row[t]) > thr) << t;
     return m;
 }
+
+__attribute__((target("avx2"))) static int64_t line_masks_avx2(const float *a, int64_t nlines,
+                                                               int64_t len, float thr,
+                                                               uint64_t *masks, int32_t *lines)
+{
+#define ABOVE_BITS above_bits_avx2
+    LINE_MASKS_BODY(FLOAT_WORD)
+#undef ABOVE_BITS
+}
 #endif
 
-/* Runs of |a| > thr along the fastest axis (lines of len contiguous elements, nlines of them):
- * runs in raster order, lines[l] = index of line l's first run (lines[nlines] = total). */
-static int find_runs(lrsa_render_work *w, const float *a, int64_t nlines, int64_t len, float thr,
-                     int64_t *nruns, lrsa_err *err)
+/* The masks from a bit array of the whole volume (bit p: byte p / 8, bit p % 8; lines one
+ * after the other; 16 spare bytes), as the finite scan makes it. */
+static inline uint64_t flat_word(const uint8_t *bytes, int64_t pos, int cnt)
 {
+    uint64_t x;
+    memcpy(&x, bytes + (pos >> 3), sizeof x);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    int s = (int)(pos & 7);   /* the next byte's low bits fill the top (none when s = 0) */
+    x = x >> s | ((uint64_t)bytes[(pos >> 3) + 8] << 1) << (63 - s);
+    return cnt < 64 ? x & (((uint64_t)1 << cnt) - 1) : x;
+}
+
+#define FLAT_WORD(l, w, cnt) flat_word(above, (l) * len + 64 * (w), cnt)
+
+static int64_t line_masks_flat_base(const uint8_t *above, int64_t nlines, int64_t len,
+                                    uint64_t *masks, int32_t *lines)
+{
+    LINE_MASKS_BODY(FLAT_WORD)
+}
+
+#ifdef LRSA_HAVE_AVX2_CLONE
+/* The same with the POPCNT instruction (every AVX2 CPU has it) */
+__attribute__((target("avx2"))) static int64_t line_masks_flat_avx2(const uint8_t *above,
+                                                                    int64_t nlines, int64_t len,
+                                                                    uint64_t *masks,
+                                                                    int32_t *lines)
+{
+    LINE_MASKS_BODY(FLAT_WORD)
+}
+#endif
+
+/* The runs of the line masks in raster order as bounds: run r is bits [b[2r], b[2r + 1]) of
+ * the masks array (line l starts at bit 64 * W * l). A run starts and ends where a bit differs
+ * from the one before it, so the changes of a line, in order, are its runs' starts and ends
+ * alternately. */
+static void run_bounds(const uint64_t *masks, int64_t nlines, int64_t len, int32_t *b)
+{
+    const int64_t W = line_words(len);
+    for (int64_t l = 0; l < nlines; l++) {
+        const uint64_t *m = masks + l * W;
+        uint64_t carry = 0;
+        for (int64_t w = 0; w < W; w++) {
+            uint64_t prev = m[w] << 1 | carry;
+            carry = m[w] >> 63;
+            for (uint64_t ch = m[w] ^ prev; ch; ch &= ch - 1)
+                *b++ = (int32_t)(64 * (l * W + w) + __builtin_ctzll(ch));
+        }
+        if (carry)   /* a run up to the end of the line (len a multiple of 64) */
+            *b++ = (int32_t)(64 * (l * W + W));
+    }
+}
+
+/* Runs of |a| > thr along the fastest axis (lines of len contiguous floats, nlines of them),
+ * or of the bit array `above` (flat_word's) when not NULL: the line masks (LRSA__W_MASK, and
+ * a zero line after them), lines[l] = index of line l's first run (LRSA__W_LINES) and the run
+ * bounds (LRSA__W_RUNS). */
+static int find_runs(lrsa_render_work *w, const float *a, const uint8_t *above, int64_t nlines,
+                     int64_t len, float thr, int64_t *nruns, lrsa_err *err)
+{
+    const int64_t W = line_words(len);
+    uint64_t *masks = lrsa__buf_get(&w->b[LRSA__W_MASK], (size_t)((nlines + 1) * W) * sizeof *masks,
+                                    "component masks", err);
     int32_t *lines = lrsa__buf_get(&w->b[LRSA__W_LINES], (size_t)(nlines + 1) * sizeof *lines,
                                    "component runs", err);
-    if (!lines)
+    if (!masks || !lines)
         return LRSA_ENOMEM;
-    uint64_t (*bits)(const float *, int, float) = above_bits_base;
+    memset(masks + nlines * W, 0, (size_t)W * sizeof *masks);   /* a zero line after the last */
+    int vec = 0;
 #ifdef LRSA_HAVE_AVX2_CLONE
-    if (lrsa__have_avx2())
-        bits = above_bits_avx2;
+    vec = lrsa__have_avx2();
+    if (vec)
+        *nruns = above ? line_masks_flat_avx2(above, nlines, len, masks, lines)
+                       : line_masks_avx2(a, nlines, len, thr, masks, lines);
 #endif
-    int64_t cap = (int64_t)(w->b[LRSA__W_RUNS].cap / sizeof(lrsa__run)), nr = 0;
-    lrsa__run *runs = w->b[LRSA__W_RUNS].p;
-    for (int64_t l = 0; l < nlines; l++) {
-        lines[l] = (int32_t)nr;
-        const float *row = a + l * len;
-        /* 64 voxels at a time: a bit mask, then its run starts and ends by bit scanning */
-        int64_t open = -1;   /* start of the run in progress */
-        uint64_t carry = 0;  /* the mask bit of the voxel before this word */
-        for (int64_t base = 0; base < len; base += 64) {
-            int cnt = len - base < 64 ? (int)(len - base) : 64;
-            uint64_t m = bits(row + base, cnt, thr);
-            uint64_t prev = (m << 1) | carry;
-            uint64_t st = m & ~prev, en = ~m & prev;
-            en &= cnt < 64 ? ((uint64_t)2 << cnt) - 1 : ~(uint64_t)0;   /* bit cnt: the end */
-            carry = cnt == 64 ? m >> 63 : 0;
-            for (uint64_t ev = st | en; ev; ev &= ev - 1) {
-                int t = __builtin_ctzll(ev);
-                if (st >> t & 1) {
-                    open = base + t;
-                    continue;
-                }
-                int64_t k0 = open, k = base + t;
-                open = -1;
-                if (push_run(w, &runs, &cap, &nr, k0, k, err))
-                    return LRSA_ENOMEM;
-            }
-        }
-        if (open >= 0 && push_run(w, &runs, &cap, &nr, open, len, err))
-            return LRSA_ENOMEM;   /* a run up to the end of the line */
-    }
-    lines[nlines] = (int32_t)nr;
-    *nruns = nr;
+    if (!vec)
+        *nruns = above ? line_masks_flat_base(above, nlines, len, masks, lines)
+                       : line_masks_base(a, nlines, len, thr, masks, lines);
+    int32_t *bounds = lrsa__buf_get(&w->b[LRSA__W_RUNS], (size_t)(2 * *nruns + 2) * sizeof *bounds,
+                                    "component runs", err);
+    if (!bounds)
+        return LRSA_ENOMEM;
+    run_bounds(masks, nlines, len, bounds);
     return LRSA_OK;
 }
 
-/* Join run q's set to the set whose root is `root`; the smaller root stays (so every parent is
- * smaller than its child). Returns the root of the union. */
-static inline int32_t uf_join(int32_t *parent, int32_t root, int32_t q)
+/* uf_find for the fast path: a root or a child of one (the common cases) without a branch
+ * taken differently. */
+static inline int32_t uf_root(int32_t *parent, int32_t x)
 {
-    int32_t rq = uf_find(parent, q);
-    if (rq == root)
-        return root;
-    if (rq < root) {
-        parent[root] = rq;
-        return rq;
+    int32_t p = parent[x], g = parent[p];
+    while (p != g) {   /* two steps or more from the root: path halving */
+        parent[x] = g;
+        x = g;
+        p = parent[x];
+        g = parent[p];
     }
-    parent[rq] = root;
-    return root;
+    return p;
 }
 
-/* Union each run of line l with the runs it overlaps in the earlier lines b1 and b2 (-1: none).
- * A run of l is still alone when its turn comes (later lines have not been merged), so its
- * root is kept in a register; the neighbours' runs are walked once, in order. */
-static void merge_line(const lrsa__run *runs, const int32_t *lines, int64_t l, int64_t b1,
-                       int64_t b2, int32_t *parent)
+/* Merge the sets of a and b; the smaller root stays (every parent is smaller than its child). */
+static inline void uf_unite(int32_t *parent, int32_t a, int32_t b)
 {
-    int32_t q1 = b1 >= 0 ? lines[b1] : 0, e1 = b1 >= 0 ? lines[b1 + 1] : 0;
-    int32_t q2 = b2 >= 0 ? lines[b2] : 0, e2 = b2 >= 0 ? lines[b2 + 1] : 0;
-    for (int32_t p = lines[l]; p < lines[l + 1]; p++) {
-        const int32_t start = runs[p].start, end = runs[p].end;
-        int32_t root = p;
-        while (q1 < e1 && runs[q1].end <= start)
-            q1++;
-        for (int32_t q = q1; q < e1 && runs[q].start < end; q++)
-            root = uf_join(parent, root, q);
-        while (q2 < e2 && runs[q2].end <= start)
-            q2++;
-        for (int32_t q = q2; q < e2 && runs[q].start < end; q++)
-            root = uf_join(parent, root, q);
+    a = uf_root(parent, a);
+    b = uf_root(parent, b);
+    int32_t lo = a < b ? a : b, hi = a < b ? b : a;
+    parent[hi] = lo;
+}
+
+/* Union the runs of a line (mask x, W words, first run rx) with the runs of an earlier line
+ * that they overlap (mask y, first run ry; an absent line is all zero). Two runs overlap in
+ * one run of x & y, met once at its first voxel; a run's index there is the number of run
+ * starts up to that voxel. A run of x met again keeps its root from the union before, in a
+ * register (only these unions change parents meanwhile); a run met for the first time is
+ * looked up, or with fresh (no union has touched x's runs yet) is its own root. */
+static inline __attribute__((always_inline)) void merge_line(const uint64_t *x, const uint64_t *y,
+                                                             int64_t W, int32_t rx, int32_t ry,
+                                                             int fresh, int32_t *parent)
+{
+    uint64_t cx = 0, cy = 0, ca = 0;   /* the last bit of the word before */
+    int32_t last = -1, root = -1;      /* the last run of x met, and its root */
+    rx--;
+    ry--;
+    for (int64_t w = 0; w < W; w++) {
+        uint64_t a = x[w] & y[w];
+        uint64_t sx = x[w] & ~(x[w] << 1 | cx), sy = y[w] & ~(y[w] << 1 | cy);
+        uint64_t sa = a & ~(a << 1 | ca);
+        cx = x[w] >> 63;
+        cy = y[w] >> 63;
+        ca = a >> 63;
+        for (; sa; sa &= sa - 1) {
+            uint64_t upto = sa ^ (sa - 1);   /* bits up to the first voxel of this overlap */
+            int32_t p = rx + __builtin_popcountll(sx & upto);
+            int32_t q = uf_root(parent, ry + __builtin_popcountll(sy & upto));
+            if (fresh) {
+                root = p == last ? root : p;
+            } else if (p != last) {
+                root = uf_root(parent, p);
+            }
+            last = p;
+            int32_t lo = q < root ? q : root, hi = q < root ? root : q;
+            parent[hi] = lo;
+            root = lo;
+        }
+        rx += __builtin_popcountll(sx);
+        ry += __builtin_popcountll(sy);
     }
 }
 
-/* scipy.ndimage.label (6-connectivity) on runs, then the largest component. The lines form an
- * nouter x ninner grid (line l = o * ninner + i; its neighbours are lines l - 1 and l - ninner).
- * Ties go to the component whose first voxel comes first in C order: with xdims NULL the runs
- * are along the C-order fastest axis, so raster order is C order and that is the smallest root
- * (runs are numbered in raster order and the smallest index stays the root); with xdims (the
- * volume's x, y, z sizes) the runs are along x of an x-fastest volume (outer z, inner y) and
- * the runs' C-order indices decide. Returns the root in *best, or -1 when there are no runs;
- * parent[] holds the roots. */
-static int largest_run_component(lrsa_render_work *w, int64_t nouter, int64_t ninner,
+/* Union every run with the runs it touches in the lines before it: the lines form an
+ * nouter x ninner grid, line l = o * ninner + i touching lines l - 1 and l - ninner. */
+#define MERGE_LINES_BODY                                                                          \
+    for (int64_t o = 0, l = 0; o < nouter; o++)                                                   \
+        for (int64_t i = 0; i < ninner; i++, l++) {                                               \
+            if (lines[l] == lines[l + 1])                                                         \
+                continue;                                                                         \
+            const int with1 = i > 0 && lines[l - 1] != lines[l];                                  \
+            if (with1)                                                                            \
+                merge_line(masks + l * W, masks + (l - 1) * W, W, lines[l], lines[l - 1], 1,      \
+                           parent);                                                               \
+            if (o > 0 && lines[l - ninner] != lines[l - ninner + 1]) {                            \
+                const uint64_t *y = masks + (l - ninner) * W;                                     \
+                if (with1)                                                                        \
+                    merge_line(masks + l * W, y, W, lines[l], lines[l - ninner], 0, parent);      \
+                else                                                                              \
+                    merge_line(masks + l * W, y, W, lines[l], lines[l - ninner], 1, parent);      \
+            }                                                                                     \
+        }
+
+static void merge_lines_base(const uint64_t *masks, const int32_t *lines, int64_t nouter,
+                             int64_t ninner, int64_t W, int32_t *parent)
+{
+    MERGE_LINES_BODY
+}
+
+#ifdef LRSA_HAVE_AVX2_CLONE
+/* The same with the POPCNT instruction (every AVX2 CPU has it) */
+__attribute__((target("avx2"))) static void merge_lines_avx2(const uint64_t *masks,
+                                                             const int32_t *lines, int64_t nouter,
+                                                             int64_t ninner, int64_t nw,
+                                                             int32_t *parent)
+{
+    if (nw == 1) {   /* lines of one word (box z lines up to 64 long): the loops over words go */
+        const int64_t W = 1;
+        MERGE_LINES_BODY
+    } else {
+        const int64_t W = nw;
+        MERGE_LINES_BODY
+    }
+}
+#endif
+
+/* scipy.ndimage.label (6-connectivity) on the runs of find_runs (lines of len voxels), then the
+ * largest component. The lines form an nouter x ninner grid (line l = o * ninner + i; its
+ * neighbours are lines l - 1 and l - ninner). Ties go to the component whose first voxel comes
+ * first in C order: with xdims NULL the runs are along the C-order fastest axis, so raster
+ * order is C order and that is the smallest root (runs are numbered in raster order and the
+ * smallest index stays the root); with xdims (the volume's x, y, z sizes) the runs are along x
+ * of an x-fastest volume (outer z, inner y) and the runs' C-order indices decide. Returns the
+ * root in *best, or -1 when there are no runs; parent[] holds the roots. */
+static int largest_run_component(lrsa_render_work *w, int64_t nouter, int64_t ninner, int64_t len,
                                  const int64_t *xdims, int64_t nruns, int32_t *best,
                                  int64_t *best_size, lrsa_err *err)
 {
@@ -412,28 +559,30 @@ static int largest_run_component(lrsa_render_work *w, int64_t nouter, int64_t ni
     *best_size = 0;
     if (nruns == 0)
         return LRSA_OK;
-    const lrsa__run *runs = w->b[LRSA__W_RUNS].p;
-    const int32_t *lines = w->b[LRSA__W_LINES].p;
+    const int32_t *bounds = w->b[LRSA__W_RUNS].p, *lines = w->b[LRSA__W_LINES].p;
+    const uint64_t *masks = w->b[LRSA__W_MASK].p;
     int32_t *parent = lrsa__buf_get(&w->b[LRSA__W_PARENT], (size_t)nruns * sizeof *parent,
                                     "component labels", err);
-    int64_t *size = lrsa__buf_get(&w->b[LRSA__W_SIZE], (size_t)nruns * sizeof *size,
-                                  "component sizes", err);
+    int32_t *size = lrsa__buf_get(&w->b[LRSA__W_SIZE], (size_t)nruns * sizeof *size,
+                                  "component sizes", err);   /* < 2^31 voxels: see the caller */
     if (!parent || !size)
         return LRSA_ENOMEM;
     for (int64_t r = 0; r < nruns; r++)
         parent[r] = (int32_t)r;
-    for (int64_t o = 0; o < nouter; o++)
-        for (int64_t i = 0; i < ninner; i++) {
-            int64_t l = o * ninner + i;
-            if (lines[l] != lines[l + 1])
-                merge_line(runs, lines, l, i > 0 ? l - 1 : -1, o > 0 ? l - ninner : -1, parent);
-        }
+    void (*merge_lines)(const uint64_t *, const int32_t *, int64_t, int64_t, int64_t, int32_t *) =
+        merge_lines_base;
+#ifdef LRSA_HAVE_AVX2_CLONE
+    if (lrsa__have_avx2())
+        merge_lines = merge_lines_avx2;
+#endif
+    const int64_t W = line_words(len);
+    merge_lines(masks, lines, nouter, ninner, W, parent);
     for (int64_t r = 0; r < nruns; r++) {   /* parents are smaller: one step reaches the root */
-        parent[r] = parent[parent[r]];
+        int32_t root = parent[parent[r]];
+        parent[r] = root;
         size[r] = 0;
+        size[root] += bounds[2 * r + 1] - bounds[2 * r];
     }
-    for (int64_t r = 0; r < nruns; r++)
-        size[parent[r]] += runs[r].end - runs[r].start;
     int64_t ties = 0;
     for (int64_t r = 0; r < nruns; r++)
         if (parent[r] == r && size[r] >= *best_size) {
@@ -448,8 +597,8 @@ static int largest_run_component(lrsa_render_work *w, int64_t nouter, int64_t ni
             for (int32_t r = lines[l]; r < lines[l + 1]; r++) {
                 if (size[parent[r]] != *best_size)
                     continue;
-                int64_t j = l % ninner, k = l / ninner;
-                int64_t key = ((int64_t)runs[r].start * xdims[1] + j) * xdims[2] + k;
+                int64_t j = l % ninner, k = l / ninner, x = bounds[2 * r] - 64 * W * l;
+                int64_t key = (x * xdims[1] + j) * xdims[2] + k;
                 if (key < first) {
                     first = key;
                     *best = parent[r];
@@ -459,25 +608,52 @@ static int largest_run_component(lrsa_render_work *w, int64_t nouter, int64_t ni
     return LRSA_OK;
 }
 
-/* The bounding box (find_objects) of component `best` of the x runs of an x-fastest volume. */
-static void component_box_x(const lrsa_render_work *w, const int64_t n[3], int32_t best, box3 *b)
+/* Clear bits [s, e) of a bit array. */
+static inline void clear_bits(uint64_t *m, int64_t s, int64_t e)
 {
-    const lrsa__run *runs = w->b[LRSA__W_RUNS].p;
-    const int32_t *lines = w->b[LRSA__W_LINES].p, *parent = w->b[LRSA__W_PARENT].p;
-    int64_t lo[3] = { n[0], n[1], n[2] }, hi[3] = { -1, -1, -1 };
-    for (int64_t k = 0; k < n[2]; k++)
-        for (int64_t j = 0; j < n[1]; j++) {
-            int64_t l = k * n[1] + j;
-            for (int32_t r = lines[l]; r < lines[l + 1]; r++) {
-                if (parent[r] != best)
-                    continue;
-                lo[0] = runs[r].start < lo[0] ? runs[r].start : lo[0];
-                hi[0] = runs[r].end - 1 > hi[0] ? runs[r].end - 1 : hi[0];
-                lo[1] = j < lo[1] ? j : lo[1];
-                hi[1] = j > hi[1] ? j : hi[1];
-                lo[2] = k < lo[2] ? k : lo[2];
-                hi[2] = k;
-            }
+    if (((s ^ (e - 1)) >> 6) == 0) {   /* within one word (most runs) */
+        m[s >> 6] &= ~((~(uint64_t)0 >> (64 - (e - s))) << (s & 63));
+        return;
+    }
+    for (int64_t q = s >> 6; q << 6 < e; q++) {
+        int64_t a = s - (q << 6) > 0 ? s - (q << 6) : 0, z = e - (q << 6) < 64 ? e - (q << 6) : 64;
+        m[q] &= ~((z == 64 ? ~(uint64_t)0 : ((uint64_t)1 << z) - 1) & (~(uint64_t)0 << a));
+    }
+}
+
+/* Leave only component `best` in the line masks (lines of len voxels in an nouter x ninner
+ * grid, as largest_run_component's); with b, its bounding box (find_objects) in (run axis,
+ * inner, outer) order, from the masks that are left. */
+static void keep_component(lrsa_render_work *w, int64_t nouter, int64_t ninner, int64_t len,
+                           int64_t nruns, int32_t best, box3 *b)
+{
+    const int32_t *bounds = w->b[LRSA__W_RUNS].p, *parent = w->b[LRSA__W_PARENT].p;
+    uint64_t *masks = w->b[LRSA__W_MASK].p;
+    for (int64_t r = 0; r < nruns; r++)
+        if (parent[r] != best)
+            clear_bits(masks, bounds[2 * r], bounds[2 * r + 1]);
+    if (!b)
+        return;
+    const int64_t W = line_words(len);
+    int64_t lo[3] = { len, ninner, nouter }, hi[3] = { -1, -1, -1 };
+    for (int64_t o = 0, l = 0; o < nouter; o++)
+        for (int64_t i = 0; i < ninner; i++, l++) {
+            const uint64_t *m = masks + l * W;
+            int64_t first = -1, last = -1;
+            for (int64_t q = 0; q < W; q++)
+                if (m[q]) {
+                    if (first < 0)
+                        first = 64 * q + __builtin_ctzll(m[q]);
+                    last = 64 * q + 63 - __builtin_clzll(m[q]);
+                }
+            if (first < 0)
+                continue;
+            lo[0] = first < lo[0] ? first : lo[0];
+            hi[0] = last > hi[0] ? last : hi[0];
+            lo[1] = i < lo[1] ? i : lo[1];
+            hi[1] = i > hi[1] ? i : hi[1];
+            lo[2] = o < lo[2] ? o : lo[2];
+            hi[2] = o;
         }
     for (int a = 0; a < 3; a++) {
         b->lo[a] = lo[a];
@@ -485,45 +661,32 @@ static void component_box_x(const lrsa_render_work *w, const int64_t n[3], int32
     }
 }
 
-/* Set bits [a, b) of a bit array. */
-static void set_bits(uint64_t *bits, int64_t a, int64_t b)
+/* The line masks (lines of len bits) packed into one bit array: bit l * len + t for bit t of
+ * line l (the centre of mass's keep mask, bit p for element p of the C-order box). */
+static uint64_t *pack_masks(lrsa_render_work *w, int64_t nlines, int64_t len, lrsa_err *err)
 {
-    if (a < b && (a >> 6) == ((b - 1) >> 6)) {   /* within one word */
-        int s = (int)(a & 63), e = (int)((b - 1) & 63) + 1;
-        bits[a >> 6] |= (e == 64 ? ~(uint64_t)0 : ((uint64_t)1 << e) - 1) & (~(uint64_t)0 << s);
-        return;
-    }
-    while (a < b) {
-        int64_t q = a >> 6, s = a & 63, e = b - (q << 6) < 64 ? b - (q << 6) : 64;
-        uint64_t m = (e == 64 ? ~(uint64_t)0 : ((uint64_t)1 << e) - 1) & (~(uint64_t)0 << s);
-        bits[q] |= m;
-        a = (q + 1) << 6;
-    }
-}
-
-/* Bit arrays of the voxels of component `best`: voxel x of line l at bit l * stride + x - x0
- * (stride a multiple of 64 for lines of their own words, or the line length for one packed
- * array); x0 <= every run start of the component. */
-static uint64_t *component_bits(lrsa_render_work *w, int64_t nlines, int64_t stride, int64_t x0,
-                                int32_t best, lrsa_err *err)
-{
-    const lrsa__run *runs = w->b[LRSA__W_RUNS].p;
-    const int32_t *lines = w->b[LRSA__W_LINES].p, *parent = w->b[LRSA__W_PARENT].p;
-    size_t words = (size_t)((nlines * stride + 63) / 64) + 1;
-    uint64_t *bits = lrsa__buf_get(&w->b[LRSA__W_KEEP], words * sizeof *bits, "component mask", err);
+    const uint64_t *masks = w->b[LRSA__W_MASK].p;
+    const int64_t W = line_words(len);
+    size_t words = (size_t)((nlines * len + 63) / 64) + 1;
+    uint64_t *bits = lrsa__buf_get(&w->b[LRSA__W_KEEP], words * sizeof *bits, "component mask",
+                                   err);
     if (!bits)
         return NULL;
     memset(bits, 0, words * sizeof *bits);
     for (int64_t l = 0; l < nlines; l++)
-        for (int32_t r = lines[l]; r < lines[l + 1]; r++)
-            if (parent[r] == best)
-                set_bits(bits, l * stride + runs[r].start - x0, l * stride + runs[r].end - x0);
+        for (int64_t q = 0; q < W; q++) {
+            uint64_t x = masks[l * W + q];
+            int64_t at = l * len + 64 * q, s = at & 63;
+            bits[at >> 6] |= x << s;
+            if (s)
+                bits[(at >> 6) + 1] |= x >> (64 - s);
+        }
     return bits;
 }
 
 /* dst (box b of an x-fastest volume src of dims n, in C order: z fastest) = src where `keep`
- * has the voxel (bit x - b->lo[0] of line j + n[1] * k, lines of wx words), else 0; keep NULL:
- * every voxel. */
+ * has the voxel (bit x of line y + n[1] * z, lines of wx words), else 0; keep NULL: every
+ * voxel. */
 static void to_c_order_base(const float *src, const int64_t n[3], const box3 *b,
                             const uint64_t *keep, int64_t wx, float *dst)
 {
@@ -536,7 +699,7 @@ static void to_c_order_base(const float *src, const int64_t n[3], const box3 *b,
                     for (int64_t k = k0; k < k1; k++) {
                         int64_t line = (b->lo[1] + j) + n[1] * (b->lo[2] + k), x = b->lo[0] + i;
                         float v = src[x + n[0] * line];
-                        if (keep && !(keep[line * wx + (i >> 6)] >> (i & 63) & 1))
+                        if (keep && !(keep[line * wx + (x >> 6)] >> (x & 63) & 1))
                             v = 0.0f;
                         dst[(i * by + j) * bz + k] = v;
                     }
@@ -544,47 +707,76 @@ static void to_c_order_base(const float *src, const int64_t n[3], const box3 *b,
 }
 
 #ifdef LRSA_HAVE_AVX2_CLONE
+/* One element of the AVX2 transpose's edges, as to_c_order_base. */
+static inline float keep_value(const float *src, const int64_t n[3], const box3 *b,
+                               const uint64_t *keep, int64_t wx, int64_t i, int64_t j, int64_t k)
+{
+    int64_t line = (b->lo[1] + j) + n[1] * (b->lo[2] + k), x = b->lo[0] + i;
+    if (keep && !(keep[line * wx + (x >> 6)] >> (x & 63) & 1))
+        return 0.0f;
+    return src[x + n[0] * line];
+}
+
 /* The same with 8 x 8 blocks transposed in registers: 8 z planes are read along x (masked by
- * 8 bits of their lines: byte i0 / 8 of the line's words) and written as 8 z values per (x, y).
- * Eight y at a time: what is read (8 short runs of rows, one per plane) streams, and what is
- * written (the z rows of those (x, y)) stays in cache until it is whole. */
+ * the 8 bits of their lines from bit x on) and written as 8 z values per (x, y). Eight y at a
+ * time: what is read (8 short runs of rows, one per plane) streams, and what is written (the z
+ * rows of those (x, y)) stays in cache until it is whole. A box side that is not a multiple of
+ * 8 ends with a block overlapping the one before (it writes the same values again). */
 __attribute__((target("avx2"))) static void to_c_order_avx2(const float *src, const int64_t n[3],
                                                              const box3 *b, const uint64_t *keep,
                                                              int64_t wx, float *dst)
 {
     const int64_t nx = n[0], ny = n[1], plane = nx * ny;
     const int64_t bx = b->n[0], by = b->n[1], bz = b->n[2], ds = by * bz;   /* ds: next x */
+    if (bx < 8 || bz < 8) {
+        for (int64_t i = 0; i < bx; i++)
+            for (int64_t j = 0; j < by; j++)
+                for (int64_t k = 0; k < bz; k++)
+                    dst[(i * by + j) * bz + k] = keep_value(src, n, b, keep, wx, i, j, k);
+        return;
+    }
     const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const int shift = (int)(b->lo[0] & 7);   /* bit of voxel lo[0] in its mask byte */
     for (int64_t j0 = 0; j0 < by; j0 += 8)
-        for (int64_t k0 = 0; k0 + 8 <= bz; k0 += 8)
+        for (int64_t kk = 0; kk < bz; kk += 8) {
+            const int64_t k0 = kk + 8 <= bz ? kk : bz - 8;
             for (int64_t j = j0; j < j0 + 8 && j < by; j++) {
                 const int64_t line0 = (b->lo[1] + j) + ny * (b->lo[2] + k0);   /* line of row 0 */
                 const float *s = src + nx * line0 + b->lo[0];
-                const uint8_t *kb = keep ? (const uint8_t *)(keep + line0 * wx) : NULL;
-                const int64_t kstride = ny * wx * 8;   /* bytes from a line's bits to the next z's */
-                int64_t i0 = 0;
-                for (; i0 + 8 <= bx; i0 += 8) {
-                    __m256 r[8];
-                    unsigned any = keep ? 0 : 1;
-                    for (int q = 0; q < 8; q++) {
-                        r[q] = _mm256_loadu_ps(s + q * plane + i0);
-                        if (kb) {
-                            unsigned m = kb[q * kstride + i0 / 8];
-                            __m256i mq = _mm256_and_si256(_mm256_set1_epi32((int)m), sel);
-                            r[q] = _mm256_and_ps(r[q], _mm256_castsi256_ps(_mm256_cmpeq_epi32(mq, sel)));
-                            any |= m;
-                        }
-                    }
+                /* the mask bytes of row 0 from voxel lo[0] on; rows q are q * ny lines further */
+                const uint8_t *kb =
+                    keep ? (const uint8_t *)(keep + line0 * wx) + b->lo[0] / 8 : NULL;
+                const int64_t kstride = ny * wx * 8;
+                for (int64_t ii = 0; ii < bx; ii += 8) {
+                    const int64_t i0 = ii + 8 <= bx ? ii : bx - 8;
+                    const int64_t off = shift + i0;   /* bit of voxel lo[0] + i0 from kb */
+                    const float *sq = s + i0;
+                    unsigned any = 0;
+                    /* row q: 8 x of plane q, masked by the 16 bits from the byte of voxel
+                     * lo[0] + i0 (a zero line follows the masks); named, not an array, so that
+                     * the rows stay in registers */
+#define ROW(q)                                                                                    \
+    __m256 r##q = _mm256_loadu_ps(sq + q * plane);                                                \
+    if (kb) {                                                                                     \
+        uint16_t two;                                                                             \
+        memcpy(&two, kb + q * kstride + (off >> 3), sizeof two);                                  \
+        unsigned m = (unsigned)(two >> (off & 7)) & 0xff;                                         \
+        __m256i mq = _mm256_and_si256(_mm256_set1_epi32((int)m), sel);                            \
+        r##q = _mm256_and_ps(r##q, _mm256_castsi256_ps(_mm256_cmpeq_epi32(mq, sel)));             \
+        any |= m;                                                                                 \
+    }
+                    ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
+#undef ROW
                     float *d = dst + (i0 * by + j) * bz + k0;
-                    if (!any) {
+                    if (kb && !any) {
                         for (int q = 0; q < 8; q++)
                             _mm256_storeu_ps(d + q * ds, _mm256_setzero_ps());
                         continue;
                     }
-                    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-                    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-                    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-                    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+                    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+                    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+                    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+                    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
                     __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
                     __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
                     __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
@@ -598,23 +790,6 @@ __attribute__((target("avx2"))) static void to_c_order_avx2(const float *src, co
                     _mm256_storeu_ps(d + 6 * ds, _mm256_permute2f128_ps(u2, u6, 0x31));
                     _mm256_storeu_ps(d + 7 * ds, _mm256_permute2f128_ps(u3, u7, 0x31));
                 }
-                for (; i0 < bx; i0++)   /* the last bx % 8 columns */
-                    for (int q = 0; q < 8; q++) {
-                        int64_t line = line0 + q * ny;
-                        float v = src[b->lo[0] + i0 + nx * line];
-                        if (keep && !(keep[line * wx + (i0 >> 6)] >> (i0 & 63) & 1))
-                            v = 0.0f;
-                        dst[(i0 * by + j) * bz + k0 + q] = v;
-                    }
-            }
-    for (int64_t k = bz & ~(int64_t)7; k < bz; k++)   /* the last bz % 8 planes */
-        for (int64_t j = 0; j < by; j++) {
-            int64_t line = (b->lo[1] + j) + ny * (b->lo[2] + k);
-            for (int64_t i = 0; i < bx; i++) {
-                float v = src[b->lo[0] + i + nx * line];
-                if (keep && !(keep[line * wx + (i >> 6)] >> (i & 63) & 1))
-                    v = 0.0f;
-                dst[(i * by + j) * bz + k] = v;
             }
         }
 }
@@ -645,23 +820,25 @@ static int64_t nonzeros_base(const float *a, int64_t n, float *out)
 }
 
 #ifdef LRSA_HAVE_AVX2_CLONE
-/* Four at a time: the nonzero lanes moved to the front by a permutation looked up from their
- * mask, then all four stored and the count advanced by the number kept. */
+/* Eight at a time: the nonzero lanes moved to the front by a permutation looked up from their
+ * mask, then all eight stored and the count advanced by the number kept. */
 __attribute__((target("avx2"))) static int64_t nonzeros_avx2(const float *a, int64_t n, float *out)
 {
-    __m128i perm[16];
-    for (int m = 0; m < 16; m++) {
-        int idx[4] = { 0, 0, 0, 0 }, c = 0;
-        for (int l = 0; l < 4; l++)
+    uint32_t perm[256][8];
+    for (int m = 0; m < 256; m++) {
+        int c = 0;
+        for (int l = 0; l < 8; l++)
             if (m >> l & 1)
-                idx[c++] = l;
-        perm[m] = _mm_setr_epi32(idx[0], idx[1], idx[2], idx[3]);
+                perm[m][c++] = (uint32_t)l;
+        while (c < 8)
+            perm[m][c++] = 0;
     }
     int64_t cnt = 0, p = 0;
-    for (; p + 4 <= n; p += 4) {
-        __m128 v = _mm_loadu_ps(a + p);
-        int m = _mm_movemask_ps(_mm_cmpneq_ps(v, _mm_setzero_ps()));
-        _mm_storeu_ps(out + cnt, _mm_permutevar_ps(v, perm[m]));
+    for (; p + 8 <= n; p += 8) {
+        __m256 v = _mm256_loadu_ps(a + p);
+        int m = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+        __m256i idx = _mm256_loadu_si256((const __m256i *)perm[m]);
+        _mm256_storeu_ps(out + cnt, _mm256_permutevar8x32_ps(v, idx));
         cnt += __builtin_popcount((unsigned)m);
     }
     for (; p < n; p++) {
@@ -750,26 +927,38 @@ static com_sums com_leaf_scalar(const float *a, const uint64_t *keep, int64_t p0
     return out;
 }
 
+/* Where the next leaf starts: element p of the box is (i, j, k). */
+typedef struct com_cursor { int64_t p, i, j, k; } com_cursor;
+
 #ifdef LRSA_HAVE_AVX2_CLONE
 /* The same leaf with the 8 partial sums in vectors (the float64 ones in lanes 0-3 and 4-7).
- * The index of a group's first term is stepped along (z by 8, carried into y and x); the
- * lanes' indices are made (as exact doubles) only for groups that add something. The same
- * operations per term, in the same order per partial sum. */
+ * The index of a group's first term is stepped along (z by 8, carried into y and x) from the
+ * cursor (where the previous leaf ended, or worked out); the lanes' indices are made (as exact
+ * doubles) only for groups that add something. The same operations per term, in the same
+ * order per partial sum. Needs n >= 16 and dims[2] >= 8 (a group then spans at most two z
+ * lines). */
 __attribute__((target("avx2"))) static com_sums com_leaf_avx2(const float *a, const uint64_t *keep,
                                                               int64_t p0, int64_t n,
-                                                              const int64_t dims[3])
+                                                              const int64_t dims[3],
+                                                              com_cursor *at)
 {
-    if (n < 16)
-        return com_leaf_scalar(a, keep, p0, n, dims);
     const int64_t nz = dims[2], ny = dims[1];
     const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
     const __m256d step0 = _mm256_setr_pd(0, 1, 2, 3), step1 = _mm256_setr_pd(4, 5, 6, 7);
-    __m256d m[3][2];
-    for (int d = 0; d < 3; d++)
-        m[d][0] = m[d][1] = _mm256_setzero_pd();
+    const __m256d nzv = _mm256_set1_pd((double)nz), nyv = _mm256_set1_pd((double)ny);
+    const __m256d one = _mm256_set1_pd(1.0);
+    /* partial sums of the moments along x, y, z: lanes 0-3 (a) and 4-7 (b); named, so that
+     * they stay in registers */
+    __m256d mxa = _mm256_setzero_pd(), mxb = mxa, mya = mxa, myb = mxa, mza = mxa, mzb = mxa;
     __m256 r = _mm256_setzero_ps();
-    int64_t k = p0 % nz, q0 = p0 / nz, j = q0 % ny, i = q0 / ny;   /* of the group's first term */
+    int64_t i, j, k;   /* of the group's first term */
+    if (at->p == p0) {
+        i = at->i, j = at->j, k = at->k;
+    } else {
+        int64_t q0 = p0 / nz;
+        k = p0 % nz, j = q0 % ny, i = q0 / ny;
+    }
     int64_t t, tend = n - (n % 8);
     for (t = 0; t < tend; t += 8) {
         unsigned kb = keep ? (unsigned)(keep[(p0 + t) >> 6] >> ((p0 + t) & 63)) & 0xff : 0xff;
@@ -782,42 +971,36 @@ __attribute__((target("avx2"))) static com_sums com_leaf_avx2(const float *a, co
             }
         }
         if (kb && _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_OQ))) {
-            __m256d I[2], J[2], K[2];
-            if (k + 7 < nz) {   /* the group within one z line */
-                I[0] = I[1] = _mm256_set1_pd((double)i);
-                J[0] = J[1] = _mm256_set1_pd((double)j);
-                K[0] = _mm256_add_pd(_mm256_set1_pd((double)k), step0);
-                K[1] = _mm256_add_pd(_mm256_set1_pd((double)k), step1);
-            } else {
-                double ix[8], jx[8], kx[8];
-                for (int c = 0, ci = (int)i, cj = (int)j, ck = (int)k; c < 8; c++) {
-                    ix[c] = ci;
-                    jx[c] = cj;
-                    kx[c] = ck;
-                    if (++ck == nz) {
-                        ck = 0;
-                        if (++cj == ny) {
-                            cj = 0;
-                            ci++;
-                        }
-                    }
-                }
-                for (int h = 0; h < 2; h++) {
-                    I[h] = _mm256_loadu_pd(ix + 4 * h);
-                    J[h] = _mm256_loadu_pd(jx + 4 * h);
-                    K[h] = _mm256_loadu_pd(kx + 4 * h);
-                }
+            __m256d Ka = _mm256_add_pd(_mm256_set1_pd((double)k), step0);
+            __m256d Kb = _mm256_add_pd(_mm256_set1_pd((double)k), step1);
+            __m256d Ia = _mm256_set1_pd((double)i), Ib = Ia;
+            __m256d Ja = _mm256_set1_pd((double)j), Jb = Ja;
+            if (k + 7 >= nz) {   /* the group runs into the next z line: wrap those lanes */
+#define COM_WRAP(I, J, K)                                                                         \
+    do {                                                                                          \
+        __m256d wz = _mm256_cmp_pd(K, nzv, _CMP_GE_OQ);                                           \
+        K = _mm256_sub_pd(K, _mm256_and_pd(wz, nzv));                                             \
+        J = _mm256_add_pd(J, _mm256_and_pd(wz, one));                                             \
+        __m256d wy = _mm256_cmp_pd(J, nyv, _CMP_GE_OQ);                                           \
+        J = _mm256_sub_pd(J, _mm256_and_pd(wy, nyv));                                             \
+        I = _mm256_add_pd(I, _mm256_and_pd(wy, one));                                             \
+    } while (0)
+                COM_WRAP(Ia, Ja, Ka);
+                COM_WRAP(Ib, Jb, Kb);
+#undef COM_WRAP
             }
             r = _mm256_add_ps(r, v);
-            __m256d vd[2] = { _mm256_cvtps_pd(_mm256_castps256_ps128(v)),
-                              _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)) };
-            for (int h = 0; h < 2; h++) {
-                m[0][h] = _mm256_add_pd(m[0][h], _mm256_mul_pd(vd[h], I[h]));
-                m[1][h] = _mm256_add_pd(m[1][h], _mm256_mul_pd(vd[h], J[h]));
-                m[2][h] = _mm256_add_pd(m[2][h], _mm256_mul_pd(vd[h], K[h]));
-            }
+            __m256d va = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+            __m256d vb = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+            mxa = _mm256_add_pd(mxa, _mm256_mul_pd(va, Ia));
+            mxb = _mm256_add_pd(mxb, _mm256_mul_pd(vb, Ib));
+            mya = _mm256_add_pd(mya, _mm256_mul_pd(va, Ja));
+            myb = _mm256_add_pd(myb, _mm256_mul_pd(vb, Jb));
+            mza = _mm256_add_pd(mza, _mm256_mul_pd(va, Ka));
+            mzb = _mm256_add_pd(mzb, _mm256_mul_pd(vb, Kb));
         }
-        for (k += 8; k >= nz;) {   /* the next group: 8 further along z */
+        k += 8;   /* the next group: 8 further along z */
+        if (k >= nz) {
             k -= nz;
             if (++j == ny) {
                 j = 0;
@@ -828,10 +1011,12 @@ __attribute__((target("avx2"))) static com_sums com_leaf_avx2(const float *a, co
     float rs[8];
     double ms[3][8];
     _mm256_storeu_ps(rs, r);
-    for (int d = 0; d < 3; d++) {
-        _mm256_storeu_pd(ms[d], m[d][0]);
-        _mm256_storeu_pd(ms[d] + 4, m[d][1]);
-    }
+    _mm256_storeu_pd(ms[0], mxa);
+    _mm256_storeu_pd(ms[0] + 4, mxb);
+    _mm256_storeu_pd(ms[1], mya);
+    _mm256_storeu_pd(ms[1] + 4, myb);
+    _mm256_storeu_pd(ms[2], mza);
+    _mm256_storeu_pd(ms[2] + 4, mzb);
     com_sums out;
     out.s = ((rs[0] + rs[1]) + (rs[2] + rs[3])) + ((rs[4] + rs[5]) + (rs[6] + rs[7]));
     for (int d = 0; d < 3; d++)
@@ -851,22 +1036,44 @@ __attribute__((target("avx2"))) static com_sums com_leaf_avx2(const float *a, co
             }
         }
     }
+    at->p = p0 + n, at->i = i, at->j = j, at->k = k;
     return out;
 }
 #endif
 
-typedef com_sums (*com_leaf_fn)(const float *, const uint64_t *, int64_t, int64_t,
-                                const int64_t *);
-
-static com_sums com_pairwise(com_leaf_fn leaf, const float *a, const uint64_t *keep, int64_t p0,
-                             int64_t n, const int64_t dims[3])
+/* Any of bits [p0, p0 + n) set? */
+static int any_bits(const uint64_t *bits, int64_t p0, int64_t n)
 {
-    if (n <= PW_LEAF)
-        return leaf(a, keep, p0, n, dims);
+    int64_t q0 = p0 >> 6, q1 = (p0 + n - 1) >> 6;
+    uint64_t first = bits[q0] & (~(uint64_t)0 << (p0 & 63));
+    if (q0 == q1)
+        return (first & (~(uint64_t)0 >> (63 - ((p0 + n - 1) & 63)))) != 0;
+    uint64_t any = first;
+    for (int64_t q = q0 + 1; q < q1; q++)
+        any |= bits[q];
+    return (any | (bits[q1] & (~(uint64_t)0 >> (63 - ((p0 + n - 1) & 63))))) != 0;
+}
+
+/* numpy's pairwise sum over elements [p0, p0 + n) of the box. A leaf with no element kept
+ * adds up to +0 (every term is +0) and is not looked at. */
+static com_sums com_pairwise(int vec, const float *a, const uint64_t *keep, int64_t p0, int64_t n,
+                             const int64_t dims[3], com_cursor *at)
+{
+    if (n <= PW_LEAF) {
+        if (keep && !any_bits(keep, p0, n)) {
+            com_sums zero = { 0, { 0, 0, 0 } };
+            return zero;
+        }
+#ifdef LRSA_HAVE_AVX2_CLONE
+        if (vec && n >= 16 && dims[2] >= 8)
+            return com_leaf_avx2(a, keep, p0, n, dims, at);
+#endif
+        return com_leaf_scalar(a, keep, p0, n, dims);
+    }
     int64_t n2 = n / 2;
     n2 -= n2 % 8;
-    com_sums l = com_pairwise(leaf, a, keep, p0, n2, dims);
-    com_sums r = com_pairwise(leaf, a + n2, keep, p0 + n2, n - n2, dims);
+    com_sums l = com_pairwise(vec, a, keep, p0, n2, dims, at);
+    com_sums r = com_pairwise(vec, a + n2, keep, p0 + n2, n - n2, dims, at);
     l.s = l.s + r.s;
     for (int d = 0; d < 3; d++)
         l.m[d] = l.m[d] + r.m[d];
@@ -876,17 +1083,17 @@ static com_sums com_pairwise(com_leaf_fn leaf, const float *a, const uint64_t *k
 static void center_of_mass_fused(const float *a, const uint64_t *keep, const int64_t n[3],
                                  double com[3])
 {
-    com_leaf_fn leaf = com_leaf_scalar;
+    int vec = 0;
 #ifdef LRSA_HAVE_AVX2_CLONE
-    if (lrsa__have_avx2())
-        leaf = com_leaf_avx2;
+    vec = lrsa__have_avx2();
 #endif
     int64_t total = n[0] * n[1] * n[2];
     float s = 0;
     double m[3] = { 0, 0, 0 };
+    com_cursor at = { -1, 0, 0, 0 };
     for (int64_t p = 0; p < total; p += NP_CHUNK) {
         int64_t cnt = total - p < NP_CHUNK ? total - p : NP_CHUNK;
-        com_sums c = com_pairwise(leaf, a + p, keep, p, cnt, n);
+        com_sums c = com_pairwise(vec, a + p, keep, p, cnt, n, &at);
         s += c.s;
         for (int d = 0; d < 3; d++)
             m[d] += c.m[d];
@@ -898,6 +1105,13 @@ static void center_of_mass_fused(const float *a, const uint64_t *keep, const int
 int lrsa__cut_coords_work(lrsa_render_work *w, const float *vol, const int64_t dims[3],
                           const double affine[4][4], double threshold, double xyz[3], lrsa_err *err)
 {
+    return lrsa__cut_coords_above(w, vol, NULL, dims, affine, threshold, xyz, err);
+}
+
+int lrsa__cut_coords_above(lrsa_render_work *w, const float *vol, const uint8_t *above,
+                           const int64_t dims[3], const double affine[4][4], double threshold,
+                           double xyz[3], lrsa_err *err)
+{
     int64_t total = dims[0] * dims[1] * dims[2];
     int64_t first = 0;
     while (first < total && vol[first] == 0.0f)
@@ -908,13 +1122,17 @@ int lrsa__cut_coords_work(lrsa_render_work *w, const float *vol, const int64_t d
         return LRSA_OK;
     }
     const int64_t n[3] = { dims[0], dims[1], dims[2] };
+    /* run bounds are int32 bit positions in the line masks: a volume too big for them takes the
+     * plain path */
+    if (64 * line_words(n[0]) * (n[1] * n[2] + 1) > INT32_MAX ||
+        64 * line_words(n[2]) * (n[0] * n[1] + 1) > INT32_MAX)
+        return lrsa__cut_coords_naive(vol, dims, affine, threshold, xyz, err);
     double offset[3] = { 0, 0, 0 }, com[3];
-    /* mask = |map| > thr - 2 eps, compared in float32 as numpy does with a Python float */
-    float thr1 = (float)(threshold - 2 * DBL_EPSILON);
+    float thr1 = lrsa__cut_mask_threshold(threshold);
     int64_t nruns, size1;
     int32_t best;
     int rc;
-    if ((rc = find_runs(w, vol, n[1] * n[2], n[0], thr1, &nruns, err)))
+    if ((rc = find_runs(w, vol, above, n[1] * n[2], n[0], thr1, &nruns, err)))
         return rc;
     if (nruns == 0) {   /* "all voxels were masked by the thresholding": centre of mass of all */
         float *map = lrsa__buf_get(&w->b[LRSA__W_SUB], (size_t)total * sizeof *map,
@@ -926,19 +1144,18 @@ int lrsa__cut_coords_work(lrsa_render_work *w, const float *vol, const int64_t d
         center_of_mass_fused(map, NULL, n, com);
         goto transform;
     }
-    if ((rc = largest_run_component(w, n[2], n[1], n, nruns, &best, &size1, err)))
+    if ((rc = largest_run_component(w, n[2], n[1], n[0], n, nruns, &best, &size1, err)))
         return rc;
-    /* the component in its box, in C order (SUB), zero elsewhere */
+    /* the component (its line masks) and its box; the box in C order (SUB), zero elsewhere */
     box3 b;
-    component_box_x(w, n, best, &b);
-    int64_t sn = b.n[0] * b.n[1] * b.n[2], wx = (b.n[0] + 63) / 64;
+    keep_component(w, n[2], n[1], n[0], nruns, best, &b);
+    int64_t sn = b.n[0] * b.n[1] * b.n[2];
     float *sub = lrsa__buf_get(&w->b[LRSA__W_SUB], (size_t)sn * sizeof *sub, "cut coordinates", err);
     float *vals = lrsa__buf_get(&w->b[LRSA__W_VALS], (size_t)(size1 + 8) * sizeof *vals,
                                 "cut coordinates", err);
-    uint64_t *keep = component_bits(w, n[1] * n[2], 64 * wx, b.lo[0], best, err);
-    if (!sub || !vals || !keep)
+    if (!sub || !vals)
         return LRSA_ENOMEM;
-    to_c_order(vol, n, &b, keep, wx, sub);
+    to_c_order(vol, n, &b, w->b[LRSA__W_MASK].p, line_words(n[0]), sub);
     for (int a = 0; a < 3; a++)
         offset[a] += (double)b.lo[a];
     /* my_map[mask], in C order: with thr1 >= 0 the component's voxels are exactly the nonzero
@@ -953,18 +1170,20 @@ int lrsa__cut_coords_work(lrsa_render_work *w, const float *vol, const int64_t d
     }
     /* second_threshold = |mean(my_map[mask])|: float32 sum, divided in double, back to float32 */
     float thr2 = fabsf((float)((double)lrsa__np_sum_f32(mvals, cnt) / (double)cnt));
-    if ((rc = find_runs(w, sub, b.n[0] * b.n[1], b.n[2], thr2, &nruns, err)))
+    if ((rc = find_runs(w, sub, NULL, b.n[0] * b.n[1], b.n[2], thr2, &nruns, err)))
         return rc;
-    const lrsa__run *runs = w->b[LRSA__W_RUNS].p;
-    int64_t above = 0;
+    const int32_t *bounds = w->b[LRSA__W_RUNS].p;
+    int64_t above2 = 0;
     for (int64_t r = 0; r < nruns; r++)
-        above += runs[r].end - runs[r].start;
-    keep = NULL;
-    if (above > 50) {   /* the second component, as a bit mask over sub */
+        above2 += bounds[2 * r + 1] - bounds[2 * r];
+    const uint64_t *keep = NULL;
+    if (above2 > 50) {   /* the second component, as a bit mask over sub */
         int64_t size2;
-        if ((rc = largest_run_component(w, b.n[0], b.n[1], NULL, nruns, &best, &size2, err)))
+        if ((rc = largest_run_component(w, b.n[0], b.n[1], b.n[2], NULL, nruns, &best, &size2,
+                                        err)))
             return rc;
-        if (!(keep = component_bits(w, b.n[0] * b.n[1], b.n[2], 0, best, err)))
+        keep_component(w, b.n[0], b.n[1], b.n[2], nruns, best, NULL);
+        if (!(keep = pack_masks(w, b.n[0] * b.n[1], b.n[2], err)))
             return LRSA_ENOMEM;
     }
     center_of_mass_fused(sub, keep, b.n, com);

@@ -68,14 +68,19 @@ void lrsa_render_work_free(lrsa_render_work *w)
 }
 
 /* The volume with NaN/Inf read as 0: their count; its min, max and binary-ness; with fin not
- * NULL, the volume itself (so a volume that is all finite is used as it is, not copied). The
- * min (max) is the first one met in memory order, as a scalar `x < mn ? x : mn` scan keeps
- * it: that only matters for the sign of a zero, which the vector version settles at the end. */
-static int64_t finite_copy_base(const float *vol, int64_t n, float *fin, lrsa__vol_stats *st)
+ * NULL, the volume itself (so a volume that is all finite is used as it is, not copied); in
+ * above (n bits and 16 spare bytes, zeroed: bit p is byte p / 8, bit p % 8), |x| > thr, the
+ * first mask of the cut coordinates (lrsa__cut_coords_above), made here so that the volume is
+ * read once for both. The min (max) is the first one met in memory order, as a scalar
+ * `x < mn ? x : mn` scan keeps it: that only matters for the sign of a zero, which the vector
+ * version settles at the end. */
+static int64_t finite_copy_base(const float *vol, int64_t n, float *fin, lrsa__vol_stats *st,
+                                float thr, uint8_t *above)
 {
     float mn = INFINITY, mx = -INFINITY;
     int64_t bad = 0;
     int seen0 = 0, seen1 = 0, other = 0;
+    memset(above, 0, (size_t)(n / 8 + 16));
     for (int64_t p = 0; p < n; p++) {
         float x = vol[p];
         if (!isfinite(x)) {
@@ -84,6 +89,7 @@ static int64_t finite_copy_base(const float *vol, int64_t n, float *fin, lrsa__v
         }
         if (fin)
             fin[p] = x;
+        above[p >> 3] |= (uint8_t)((fabsf(x) > thr) << (p & 7));
         mn = x < mn ? x : mn;
         mx = x > mx ? x : mx;
         seen0 |= x == 0.0f;
@@ -98,19 +104,25 @@ static int64_t finite_copy_base(const float *vol, int64_t n, float *fin, lrsa__v
 
 #ifdef LRSA_HAVE_AVX2_CLONE
 __attribute__((target("avx2"))) static int64_t finite_copy_avx2(const float *vol, int64_t n,
-                                                                float *fin, lrsa__vol_stats *st)
+                                                                float *fin, lrsa__vol_stats *st,
+                                                                float thr, uint8_t *above)
 {
     const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 inf = _mm256_set1_ps(INFINITY), zero = _mm256_setzero_ps();
-    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 one = _mm256_set1_ps(1.0f), thr8 = _mm256_set1_ps(thr);
     __m256 mn = inf, mx = _mm256_set1_ps(-INFINITY), seen0 = zero, seen1 = zero;
+    __m256 zero_or_one = _mm256_castsi256_ps(_mm256_set1_epi32(-1));   /* so far, per lane */
+    __m256i finite = _mm256_setzero_si256();   /* finite values per lane */
     int64_t bad = 0, p = 0;
-    int oth = 0;
+    memset(above + n / 8, 0, 16);
     for (; p + 8 <= n; p += 8) {
-        __m256 x = _mm256_loadu_ps(vol + p);
-        __m256 ok = _mm256_cmp_ps(_mm256_and_ps(x, absm), inf, _CMP_LT_OQ);   /* NaN: false */
-        bad += __builtin_popcount(~(unsigned)_mm256_movemask_ps(ok) & 0xffu);
+        __m256 x = _mm256_loadu_ps(vol + p), ax = _mm256_and_ps(x, absm);
+        __m256 ok = _mm256_cmp_ps(ax, inf, _CMP_LT_OQ);   /* NaN: false */
+        finite = _mm256_sub_epi32(finite, _mm256_castps_si256(ok));   /* ok: -1 */
         x = _mm256_and_ps(x, ok);
+        /* |x| of the finite value (NaN/Inf read as 0) */
+        above[p >> 3] = (uint8_t)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(ax, ok), thr8,
+                                                                  _CMP_GT_OQ));
         if (fin)
             _mm256_storeu_ps(fin + p, x);
         mn = _mm256_min_ps(mn, x);
@@ -118,8 +130,14 @@ __attribute__((target("avx2"))) static int64_t finite_copy_avx2(const float *vol
         __m256 z = _mm256_cmp_ps(x, zero, _CMP_EQ_OQ), o = _mm256_cmp_ps(x, one, _CMP_EQ_OQ);
         seen0 = _mm256_or_ps(seen0, z);
         seen1 = _mm256_or_ps(seen1, o);
-        oth |= _mm256_movemask_ps(_mm256_or_ps(z, o)) != 0xff;
+        zero_or_one = _mm256_and_ps(zero_or_one, _mm256_or_ps(z, o));
     }
+    int32_t fl[8];
+    _mm256_storeu_si256((__m256i *)fl, finite);
+    bad = p;
+    for (int q = 0; q < 8; q++)
+        bad -= fl[q];
+    int oth = _mm256_movemask_ps(zero_or_one) != 0xff;
     float l[8], h[8];
     _mm256_storeu_ps(l, mn);
     _mm256_storeu_ps(h, mx);
@@ -137,6 +155,7 @@ __attribute__((target("avx2"))) static int64_t finite_copy_avx2(const float *vol
         }
         if (fin)
             fin[p] = x;
+        above[p >> 3] |= (uint8_t)((fabsf(x) > thr) << (p & 7));
         fmn = x < fmn ? x : fmn;
         fmx = x > fmx ? x : fmx;
         s0 |= x == 0.0f;
@@ -201,21 +220,30 @@ int lrsa_render_volume_work(lrsa_render_work *work, const float *vol, const int6
     lrsa_render_view view, *v = &view;
     memset(v, 0, sizeof *v);
     int64_t n = dims[0] * dims[1] * dims[2];
-    /* 1. NaN/Inf read as 0 (a copy only when there are some); vmin/vmax */
+    /* 1. NaN/Inf read as 0 (a copy only when there are some); vmin/vmax; the cut coordinates'
+     * first mask */
     lrsa__vol_stats st;
-    int64_t (*scan)(const float *, int64_t, float *, lrsa__vol_stats *) = finite_copy_base;
+    int64_t (*scan)(const float *, int64_t, float *, lrsa__vol_stats *, float, uint8_t *) =
+        finite_copy_base;
 #ifdef LRSA_HAVE_AVX2_CLONE
     if (lrsa__have_avx2())
         scan = finite_copy_avx2;
 #endif
-    if ((info->nonfinite = scan(vol, n, NULL, &st))) {
+    float thr1 = lrsa__cut_mask_threshold(opts->threshold);
+    uint8_t *above = lrsa__buf_get(&work->b[LRSA__W_ABOVE], (size_t)(n / 8 + 16), "render volume",
+                                   err);
+    if (!above) {
+        rc = LRSA_ENOMEM;
+        goto done;
+    }
+    if ((info->nonfinite = scan(vol, n, NULL, &st, thr1, above))) {
         float *copy = lrsa__buf_get(&work->b[LRSA__W_FIN], (size_t)n * sizeof *copy,
                                     "render volume", err);
         if (!copy) {
             rc = LRSA_ENOMEM;
             goto done;
         }
-        scan(vol, n, copy, &st);
+        scan(vol, n, copy, &st, thr1, above);
         fin = copy;
     }
     float mn = st.mn, mx = st.mx;
@@ -227,7 +255,8 @@ int lrsa_render_volume_work(lrsa_render_work *work, const float *vol, const int6
         info->vmax = mx;
     }
     /* 2. cut coordinates on the original grid */
-    if ((rc = lrsa__cut_coords_work(work, fin, dims, affine, opts->threshold, info->cut, err)))
+    if ((rc = lrsa__cut_coords_above(work, fin, above, dims, affine, opts->threshold, info->cut,
+                                     err)))
         goto done;
     /* 3. world-aligned view; 4. visible bounding box */
     if ((rc = lrsa__view_init_stats(v, work, fin, dims, affine, opts->interp, &st, err)))

@@ -4,6 +4,8 @@
 
 #include "latentrsa/render.h"
 
+#include <float.h>
+
 /* numpy's sum of a contiguous array: chunks of 8192 (the ufunc buffer), each summed pairwise
  * (blocks of 128 with 8 accumulators), the chunks added in order to 0. */
 float lrsa__np_sum_f32(const float *a, int64_t n);
@@ -27,13 +29,15 @@ void *lrsa__buf_get(lrsa__buf *b, size_t bytes, const char *what, lrsa_err *err)
 
 enum {
     LRSA__W_FIN,     /* the volume with NaN/Inf as 0, when it has some (float) */
-    LRSA__W_RUNS,    /* runs of a mask (lrsa__run) */
+    LRSA__W_MASK,    /* bit masks of lines (uint64) */
+    LRSA__W_RUNS,    /* run bounds of a mask: run r is [b[2r], b[2r + 1]) (int32) */
     LRSA__W_LINES,   /* first run of each line (int32) */
     LRSA__W_PARENT,  /* union-find parents (int32) */
-    LRSA__W_SIZE,    /* component sizes (int64) */
+    LRSA__W_SIZE,    /* component sizes (int32) */
     LRSA__W_SUB,     /* the component's box in C order (float) */
     LRSA__W_KEEP,    /* a component's voxels (bits, uint64) */
     LRSA__W_VALS,    /* masked values (float) */
+    LRSA__W_ABOVE,   /* the volume's voxels above the cut threshold (bits, bytes) */
     LRSA__W_COEF,    /* spline coefficients (double) */
     LRSA__W_ACC,     /* prefilter accumulators and transposes (double) */
     LRSA__W_MAYBE,   /* screening mask (bits, uint64) */
@@ -47,15 +51,23 @@ struct lrsa_render_work {
     lrsa__buf b[LRSA__W_N];
 };
 
-/* One run of a mask along the fastest axis: [start, end). */
-typedef struct lrsa__run { int32_t start, end; } lrsa__run;
-
 /* find_xyz_cut_coords with a workspace (the fast path) and the plain voxel-by-voxel version
- * kept as the reference for tests; both give identical results. */
+ * kept as the reference for tests; both give identical results. lrsa__cut_coords_above takes
+ * the mask |vol| > lrsa__cut_mask_threshold(threshold) as made by the finite scan (bit p: byte
+ * p / 8, bit p % 8; 16 spare bytes), or NULL to make it. */
 int lrsa__cut_coords_work(lrsa_render_work *w, const float *vol, const int64_t dims[3],
                           const double affine[4][4], double threshold, double xyz[3], lrsa_err *err);
+int lrsa__cut_coords_above(lrsa_render_work *w, const float *vol, const uint8_t *above,
+                           const int64_t dims[3], const double affine[4][4], double threshold,
+                           double xyz[3], lrsa_err *err);
 int lrsa__cut_coords_naive(const float *vol, const int64_t dims[3], const double affine[4][4],
                            double threshold, double xyz[3], lrsa_err *err);
+/* The first mask's threshold: |map| > thr - 2 eps, compared in float32 as numpy does with a
+ * Python float. */
+static inline float lrsa__cut_mask_threshold(double threshold)
+{
+    return (float)(threshold - 2 * DBL_EPSILON);
+}
 
 /* 4x4 helpers. */
 int lrsa__inv4(const double a[4][4], double out[4][4]);

@@ -380,7 +380,8 @@ static float *random_volume(lrsa_rng *rng, int64_t d[3], double aff[4][4], int k
     d[0] = 3 + (int64_t)lrsa_rng_below(rng, 28);
     d[1] = 3 + (int64_t)lrsa_rng_below(rng, 28);
     d[2] = 3 + (int64_t)lrsa_rng_below(rng, 20);
-    if (kind == 3) {   /* lines of 64 voxels and more (the run finder's and the masks' words) */
+    if (kind == 3 || kind == 4) {   /* lines of 64 voxels and more (the run finder's and the
+                                     * masks' words) */
         d[2] = lrsa_rng_below(rng, 2) ? 64 : 128;
         d[0] = lrsa_rng_below(rng, 2) ? 64 : 65 + (int64_t)lrsa_rng_below(rng, 70);
     }
@@ -409,6 +410,12 @@ static float *random_volume(lrsa_rng *rng, int64_t d[3], double aff[4][4], int k
     if (kind == 3)   /* runs that reach the end of the z lines */
         for (int64_t p = n - d[0] * d[1] * 5; p < n; p++)
             v[p] = 700.0f;
+    if (kind == 4)   /* a noisy slab through every z plane: the box's z lines are 64 or 128 long */
+        for (int64_t p = 0; p < n; p++) {
+            int64_t i = p % d[0], j = (p / d[0]) % d[1];
+            if (i > 0 && i < d[0] - 1 && j > 0)
+                v[p] = (float)(400 + 300 * lrsa_rng_normal(rng));
+        }
     double c = cos(0.2 + 0.1 * kind), s = sin(0.2 + 0.1 * kind);
     double a[4][4] = { { 2, 0.1, 0, -20 }, { 0, 2 * c, -2 * s, -18 }, { 0.05, 2 * s, 2 * c, -12 },
                        { 0, 0, 0, 1 } };
@@ -430,7 +437,7 @@ static void test_fast_paths(void)
     for (int it = 0; it < 40; it++) {
         int64_t d[3];
         double aff[4][4];
-        float *v = random_volume(&rng, d, aff, it % 4);
+        float *v = random_volume(&rng, d, aff, it % 5);
         static const double thr[] = { 0, 100, 400, 5000 };
         for (int t = 0; t < 4; t++) {
             double a[3], b[3];
@@ -477,6 +484,32 @@ static void test_fast_paths(void)
         CHECK(memcmp(p1, p2, (size_t)(ow * oh * 3)) == 0);
         free(p1);
         free(p2);
+        /* the picture's cut coordinates (the first mask made by the finite scan) are the plain
+         * ones of the finite volume; every other volume has NaN and +-Inf voxels (read as 0) */
+        {
+            float *vn = malloc(sizeof *vn * (size_t)n), *vf = malloc(sizeof *vf * (size_t)n);
+            memcpy(vn, v, sizeof *vn * (size_t)n);
+            memcpy(vf, v, sizeof *vf * (size_t)n);
+            if (it % 2)
+                for (int q = 0; q < 5; q++) {
+                    int64_t p = (int64_t)lrsa_rng_below(&rng, (uint64_t)n);
+                    vn[p] = q % 3 == 0 ? NAN : q % 3 == 1 ? INFINITY : -INFINITY;
+                    vf[p] = 0.0f;
+                }
+            lrsa_render_opts_init(&o);
+            o.size = 0;
+            o.threshold = thr[(it / 2) % 4];
+            uint8_t *pic = malloc(660 * 350 * 3);
+            lrsa_render_info info;
+            double want[3];
+            const double(*a4)[4] = (const double(*)[4])aff;
+            CHECK_INT(lrsa__cut_coords_naive(vf, d, a4, o.threshold, want, &err), LRSA_OK);
+            CHECK_INT(lrsa_render_volume_work(w, vn, d, a4, &o, pic, &info, &err), LRSA_OK);
+            cut_diff += memcmp(want, info.cut, sizeof want) != 0;
+            free(pic);
+            free(vn);
+            free(vf);
+        }
         free(v);
     }
     CHECK_MSG(cut_diff == 0, "%lld cut coordinates differ from the plain version", (long long)cut_diff);
