@@ -39,7 +39,8 @@ static void filter_line(double *c, int64_t n)
  * in l): the recursions run over whole rows or planes, so memory is read in order and the work
  * is element-wise over l, four lines per vector (GCC/clang vector extensions; an AVX2 build of
  * the same code is picked at run time). Per line the arithmetic is exactly filter_line's: the
- * same IEEE operations in the same order, one statement each (no contraction into FMA). */
+ * same IEEE operations in the same order, one statement each (no contraction into FMA). The
+ * plain version's y and z passes; the fast version works on groups of lines (below). */
 #define V4_LD(p) ({ lrsa__v4d v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define V4_ST(p, v) do { lrsa__v4d v_ = (v); memcpy((p), &v_, sizeof v_); } while (0)
 /* OP(i) applies one step to lines [i, i+4) with vectors (V) or to line i alone (S). */
@@ -176,32 +177,139 @@ int lrsa__prefilter_naive(const float *vol, const int64_t d[3], double **out, lr
     return LRSA_OK;
 }
 
-/* Plane transposes for the x pass: t[i][j] = (double)src[j][i] (in) and dst[j][i] = t[i][j]
- * (out), nx x ny planes. Plain versions in 16 x 16 tiles; AVX2 ones with 4 x 4 blocks turned
- * in registers (a strided scalar loop costs more than the filter itself). */
-static double plane_in_base(const float *src, int64_t nx, int64_t ny, double *t)
-{
-    float mx = 0;
-    for (int64_t j0 = 0; j0 < ny; j0 += 16) {
-        int64_t j1 = j0 + 16 < ny ? j0 + 16 : ny;
-        for (int64_t i = 0; i < nx; i++)
-            for (int64_t j = j0; j < j1; j++) {
-                float x = src[j * nx + i];
-                mx = fabsf(x) > mx ? fabsf(x) : mx;
-                t[i * ny + j] = (double)x;
-            }
+/* ===== The fast filter ====================================================================
+ * The work is element-wise over lines, so it runs on groups of lines, 4 * NV of them (NV
+ * vectors of 4), line l of element e at c[e * es + l]. A group's vectors stay in registers
+ * through each recursion (the initial sums, the previous element), and 24 or 32 lines are
+ * enough independent chains to hide the latency of the multiply-add steps while the group's
+ * data stays in L1. Per line the IEEE operations and their order are filter_line's (the gain
+ * multiply folded in where an element is first read, as in FILTER_LINES_BODY), so the bits are
+ * the same. zn1 = pow(z, n - 1); bound >= |c| over the group (init_done_note); pf: NULL or the
+ * next group, fetched into the cache while this one runs (z: its columns are 88 KB apart, which
+ * the hardware prefetchers do not follow). */
+typedef int64_t lrsa__v4i __attribute__((vector_size(32)));
+#define V4_ABS(a) ((lrsa__v4d)((lrsa__v4i)(a) & INT64_MAX))   /* sign bits cleared */
+
+#define FILTER_GROUP_BODY(NV)                                                               \
+    const double z = POLE3;                                                                 \
+    if (n < 2)                                                                              \
+        return;                                                                             \
+    const double gain = (1.0 - z) * (1.0 - 1.0 / z);                                        \
+    double zi = z;                                                                          \
+    double *cl = c + (n - 1) * es;                                                          \
+    lrsa__v4d acc[NV], cur[NV];                                                             \
+    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) {                                  \
+        lrsa__v4d t_ = (V4_LD(cl + 4 * v) * gain) * zn1;                                    \
+        acc[v] = (V4_LD(c + 4 * v) * gain) + t_;                                            \
+    }                                                                                       \
+    const double tb = fabs(gain) * bound * (1.0 + fabs(zn1)) * (1.0 + 0x1p-40);             \
+    for (int64_t e = 1; e < n - 1; e++) {                                                   \
+        if (e >= 16 && (e & 3) == 0) {   /* every lane: fabs(zi) * tb < |acc| 2^-55 */      \
+            lrsa__v4i done = V4_ABS(acc[0]) * 0x1p-55 > fabs(zi) * tb;                      \
+            _Pragma("GCC unroll 8") for (int v = 1; v < NV; v++)                            \
+                done &= V4_ABS(acc[v]) * 0x1p-55 > fabs(zi) * tb;                           \
+            if (done[0] & done[1] & done[2] & done[3])                                      \
+                break;   /* no term left can change any sum (see init_done_note) */         \
+        }                                                                                   \
+        const double *ce = c + e * es, *cr = c + (n - 1 - e) * es;                          \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) {                              \
+            lrsa__v4d t_ = (V4_LD(cr + 4 * v) * gain) * zn1;                                \
+            t_ = (V4_LD(ce + 4 * v) * gain) + t_;                                           \
+            t_ = t_ * zi;                                                                   \
+            acc[v] = acc[v] + t_;                                                           \
+        }                                                                                   \
+        zi *= z;                                                                            \
+    }                                                                                       \
+    const double den = 1 - zn1 * zn1;                                                       \
+    _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) {                                  \
+        cur[v] = acc[v] / den;                                                              \
+        V4_ST(c + 4 * v, cur[v]);                                                           \
+    }                                                                                       \
+    for (int64_t e = 1; e < n; e++) {   /* causal */                                        \
+        double *ce = c + e * es;                                                            \
+        if (pf)                                                                             \
+            for (int b = 0; b < NV; b += 2)                                                 \
+                __builtin_prefetch(pf + e * es + 4 * b);                                    \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) {                              \
+            lrsa__v4d t_ = cur[v] * z;                                                      \
+            cur[v] = (V4_LD(ce + 4 * v) * gain) + t_;                                       \
+            V4_ST(ce + 4 * v, cur[v]);                                                      \
+        }                                                                                   \
+    }                                                                                       \
+    const double zz1 = z * z - 1;                                                           \
+    {   /* _init_anticausal_mirror; cur holds element n - 1 */                              \
+        const double *cp = cl - es;                                                         \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) {                              \
+            lrsa__v4d t_ = V4_LD(cp + 4 * v) * z;                                           \
+            t_ = t_ + cur[v];                                                               \
+            t_ = t_ * z;                                                                    \
+            cur[v] = t_ / zz1;                                                              \
+            V4_ST(cl + 4 * v, cur[v]);                                                      \
+        }                                                                                   \
+    }                                                                                       \
+    for (int64_t e = n - 2; e >= 0; e--) {   /* anticausal */                               \
+        double *ce = c + e * es;                                                            \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) {                              \
+            lrsa__v4d t_ = cur[v] - V4_LD(ce + 4 * v);                                      \
+            cur[v] = t_ * z;                                                                \
+            V4_ST(ce + 4 * v, cur[v]);                                                      \
+        }                                                                                   \
     }
+
+typedef void group_fn(double *c, int64_t n, int64_t es, double zn1, double bound,
+                      const double *pf);
+#define GROUP_FN(name, NV, ...)                                                             \
+    __VA_ARGS__ static void name(double *c, int64_t n, int64_t es, double zn1, double bound, \
+                                 const double *pf)                                          \
+    {                                                                                       \
+        FILTER_GROUP_BODY(NV)                                                               \
+    }
+GROUP_FN(filter_group4_base, 4)
+GROUP_FN(filter_group6_base, 6)
+GROUP_FN(filter_group8_base, 8)
+#ifdef LRSA_HAVE_AVX2_CLONE
+GROUP_FN(filter_group4_avx2, 4, __attribute__((target("avx2"))))
+GROUP_FN(filter_group6_avx2, 6, __attribute__((target("avx2"))))
+GROUP_FN(filter_group8_avx2, 8, __attribute__((target("avx2"))))
+#endif
+
+/* Lines per group: x and y 24 (the x block, 24 x nx doubles, and the y group's 24 columns x ny
+ * rows stay in L1 with the data streaming through), z 32; a group of the last r lines of an
+ * axis has group_lanes(r) lanes, the lines past r repeating the last one (a copy changes
+ * neither the bound nor the early end of the sums). */
+#define LINES_XY 24
+#define LINES_Z 32
+#define LINES_MAX 32
+static int64_t group_lanes(int64_t r)
+{
+    return r <= 16 ? 16 : r <= 24 ? 24 : 32;
+}
+
+/* The x pass turns a block of nrows <= lanes rows of nx into the lanes of a group and back:
+ * in, t[i * lanes + r] = (double)src[r * nx + i] (rows past nrows repeat the last), returning
+ * max |src|, and fetching the same rows of the next plane (next, or NULL) into the cache; out,
+ * dst[r * nx + i] = t[i * lanes + r] for r < nrows. */
+static double block_in_base(const float *src, int64_t nx, int64_t nrows, int64_t lanes,
+                            double *t, const float *next)
+{
+    double mx = 0;
+    for (int64_t r = 0; r < lanes; r++) {
+        const float *s = src + (r < nrows ? r : nrows - 1) * nx;
+        for (int64_t i = 0; i < nx; i++) {
+            t[i * lanes + r] = (double)s[i];
+            mx = fabs(t[i * lanes + r]) > mx ? fabs(t[i * lanes + r]) : mx;
+        }
+    }
+    (void)next;
     return mx;
 }
 
-static void plane_out_base(const double *t, int64_t nx, int64_t ny, double *dst)
+static void block_out_base(const double *t, int64_t nx, int64_t nrows, int64_t lanes,
+                           double *dst)
 {
-    for (int64_t i0 = 0; i0 < nx; i0 += 16) {
-        int64_t i1 = i0 + 16 < nx ? i0 + 16 : nx;
-        for (int64_t j = 0; j < ny; j++)
-            for (int64_t i = i0; i < i1; i++)
-                dst[j * nx + i] = t[i * ny + j];
-    }
+    for (int64_t r = 0; r < nrows; r++)
+        for (int64_t i = 0; i < nx; i++)
+            dst[r * nx + i] = t[i * lanes + r];
 }
 
 #ifdef LRSA_HAVE_AVX2_CLONE
@@ -215,111 +323,183 @@ static void plane_out_base(const double *t, int64_t nx, int64_t ny, double *dst)
         r3 = _mm256_permute2f128_pd(t1_, t3_, 0x31);                                        \
     } while (0)
 
-__attribute__((target("avx2"))) static double plane_in_avx2(const float *src, int64_t nx,
-                                                             int64_t ny, double *t)
+/* The same with 4 x 4 blocks turned in registers (a strided scalar loop costs more than the
+ * filter itself). The next plane's rows are fetched a few at a time: a burst would stall on
+ * the miss buffers. */
+__attribute__((target("avx2"))) static double block_in_avx2(const float *src, int64_t nx,
+                                                             int64_t nrows, int64_t lanes,
+                                                             double *t, const float *next)
 {
     const __m256d sign = _mm256_set1_pd(-0.0);
     __m256d mx = _mm256_setzero_pd();
-    int64_t j0 = 0;
-    for (; j0 + 4 <= ny; j0 += 4) {
-        const float *s = src + j0 * nx;
-        int64_t i0 = 0;
-        for (; i0 + 4 <= nx; i0 += 4) {
-            __m256d r0 = _mm256_cvtps_pd(_mm_loadu_ps(s + i0));
-            __m256d r1 = _mm256_cvtps_pd(_mm_loadu_ps(s + nx + i0));
-            __m256d r2 = _mm256_cvtps_pd(_mm_loadu_ps(s + 2 * nx + i0));
-            __m256d r3 = _mm256_cvtps_pd(_mm_loadu_ps(s + 3 * nx + i0));
+    const int64_t nx4 = nx & ~(int64_t)3;
+    for (int64_t g = 0; g < lanes; g += 4) {
+        const float *s[4];
+        for (int64_t q = 0; q < 4; q++)
+            s[q] = src + (g + q < nrows ? g + q : nrows - 1) * nx;
+        if (next && g < nrows) {
+            const char *a = (const char *)(next + g * nx);
+            const char *b = (const char *)(next + (g + 4 < nrows ? g + 4 : nrows) * nx);
+            for (; a < b; a += 64)
+                __builtin_prefetch(a);
+        }
+        for (int64_t i0 = 0; i0 < nx4; i0 += 4) {
+            __m256d r0 = _mm256_cvtps_pd(_mm_loadu_ps(s[0] + i0));
+            __m256d r1 = _mm256_cvtps_pd(_mm_loadu_ps(s[1] + i0));
+            __m256d r2 = _mm256_cvtps_pd(_mm_loadu_ps(s[2] + i0));
+            __m256d r3 = _mm256_cvtps_pd(_mm_loadu_ps(s[3] + i0));
             __m256d m01 = _mm256_max_pd(_mm256_andnot_pd(sign, r0), _mm256_andnot_pd(sign, r1));
             __m256d m23 = _mm256_max_pd(_mm256_andnot_pd(sign, r2), _mm256_andnot_pd(sign, r3));
             mx = _mm256_max_pd(mx, _mm256_max_pd(m01, m23));
             TRANSPOSE4_PD(r0, r1, r2, r3);
-            double *d = t + i0 * ny + j0;
+            double *d = t + i0 * lanes + g;
             _mm256_storeu_pd(d, r0);
-            _mm256_storeu_pd(d + ny, r1);
-            _mm256_storeu_pd(d + 2 * ny, r2);
-            _mm256_storeu_pd(d + 3 * ny, r3);
+            _mm256_storeu_pd(d + lanes, r1);
+            _mm256_storeu_pd(d + 2 * lanes, r2);
+            _mm256_storeu_pd(d + 3 * lanes, r3);
         }
-        for (; i0 < nx; i0++)
-            for (int64_t j = j0; j < j0 + 4; j++)
-                t[i0 * ny + j] = (double)src[j * nx + i0];
+        for (int64_t i = nx4; i < nx; i++)
+            for (int64_t q = 0; q < 4; q++) {
+                __m256d x = _mm256_set1_pd((double)s[q][i]);
+                mx = _mm256_max_pd(mx, _mm256_andnot_pd(sign, x));
+                t[i * lanes + g + q] = (double)s[q][i];
+            }
     }
-    for (; j0 < ny; j0++)
-        for (int64_t i = 0; i < nx; i++)
-            t[i * ny + j0] = (double)src[j0 * nx + i];
     double m4[4];
     _mm256_storeu_pd(m4, mx);
-    double m = fmax(fmax(m4[0], m4[1]), fmax(m4[2], m4[3]));
-    const int64_t nx4 = nx & ~(int64_t)3, ny4 = ny & ~(int64_t)3;   /* what the blocks saw */
-    for (int64_t j = 0; j < ny; j++)
-        for (int64_t i = j < ny4 ? nx4 : 0; i < nx; i++)
-            m = fabs((double)src[j * nx + i]) > m ? fabs((double)src[j * nx + i]) : m;
-    return m;
+    return fmax(fmax(m4[0], m4[1]), fmax(m4[2], m4[3]));
 }
 
-__attribute__((target("avx2"))) static void plane_out_avx2(const double *t, int64_t nx,
-                                                            int64_t ny, double *dst)
+__attribute__((target("avx2"))) static void block_out_avx2(const double *t, int64_t nx,
+                                                            int64_t nrows, int64_t lanes,
+                                                            double *dst)
 {
-    int64_t i0 = 0;
-    for (; i0 + 4 <= nx; i0 += 4) {
-        const double *s = t + i0 * ny;
-        int64_t j0 = 0;
-        for (; j0 + 4 <= ny; j0 += 4) {
-            __m256d r0 = _mm256_loadu_pd(s + j0), r1 = _mm256_loadu_pd(s + ny + j0);
-            __m256d r2 = _mm256_loadu_pd(s + 2 * ny + j0), r3 = _mm256_loadu_pd(s + 3 * ny + j0);
+    const int64_t nx4 = nx & ~(int64_t)3;
+    for (int64_t g = 0; g < nrows; g += 4) {
+        double *d = dst + g * nx;
+        for (int64_t i0 = 0; i0 < nx4; i0 += 4) {
+            const double *s = t + i0 * lanes + g;
+            __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + lanes);
+            __m256d r2 = _mm256_loadu_pd(s + 2 * lanes), r3 = _mm256_loadu_pd(s + 3 * lanes);
             TRANSPOSE4_PD(r0, r1, r2, r3);
-            double *d = dst + j0 * nx + i0;
-            _mm256_storeu_pd(d, r0);
-            _mm256_storeu_pd(d + nx, r1);
-            _mm256_storeu_pd(d + 2 * nx, r2);
-            _mm256_storeu_pd(d + 3 * nx, r3);
+            _mm256_storeu_pd(d + i0, r0);
+            if (g + 1 < nrows)
+                _mm256_storeu_pd(d + nx + i0, r1);
+            if (g + 2 < nrows)
+                _mm256_storeu_pd(d + 2 * nx + i0, r2);
+            if (g + 3 < nrows)
+                _mm256_storeu_pd(d + 3 * nx + i0, r3);
         }
-        for (; j0 < ny; j0++)
-            for (int64_t i = i0; i < i0 + 4; i++)
-                dst[j0 * nx + i] = t[i * ny + j0];
+        for (int64_t q = 0; q < 4 && g + q < nrows; q++)
+            for (int64_t i = nx4; i < nx; i++)
+                d[q * nx + i] = t[i * lanes + g + q];
     }
-    for (; i0 < nx; i0++)
-        for (int64_t j = 0; j < ny; j++)
-            dst[j * nx + i0] = t[i0 * ny + j];
 }
 #endif
 
-/* The same filter, cache-friendly: per z plane, the plane is transposed so that the x lines of
- * all its rows are filtered at once (element-wise over the rows, no recursion latency), put
- * back, and filtered along y; then z in blocks of columns small enough to stay in cache. Each
- * line sees exactly filter_line's operations, so the coefficients are the same bits.
- * c: d[0]*d[1]*d[2] doubles; scratch: 2 * d[0]*d[1] + PREFILTER_BLOCK doubles. */
-#define PREFILTER_BLOCK 256
+typedef struct prefilter_kernels {
+    group_fn *group[LINES_MAX / 4 + 1];   /* by vectors per group: 4, 6, 8 */
+    double (*block_in)(const float *, int64_t, int64_t, int64_t, double *, const float *);
+    void (*block_out)(const double *, int64_t, int64_t, int64_t, double *);
+} prefilter_kernels;
+
+static void prefilter_kernels_init(prefilter_kernels *k, int allow_avx2)
+{
+    memset(k, 0, sizeof *k);
+    k->group[4] = filter_group4_base;
+    k->group[6] = filter_group6_base;
+    k->group[8] = filter_group8_base;
+    k->block_in = block_in_base;
+    k->block_out = block_out_base;
+#ifdef LRSA_HAVE_AVX2_CLONE
+    if (allow_avx2 && lrsa__have_avx2()) {
+        k->group[4] = filter_group4_avx2;
+        k->group[6] = filter_group6_avx2;
+        k->group[8] = filter_group8_avx2;
+        k->block_in = block_in_avx2;
+        k->block_out = block_out_avx2;
+    }
+#else
+    (void)allow_avx2;
+#endif
+}
+
+/* filter_line on the m lines of c (line l, element e at c[e * es + l]) in place: groups of
+ * `lines` lines, the last m % lines copied to t (n * LINES_MAX doubles) and back. fetch: fetch
+ * each next group while one runs. */
+static void filter_lines_grouped(const prefilter_kernels *k, double *c, int64_t n, int64_t es,
+                                 int64_t m, int64_t lines, double bound, double *t, int fetch)
+{
+    const double zn1 = pow(POLE3, (double)(n - 1));
+    int64_t l0 = 0;
+    for (; l0 + lines <= m; l0 += lines) {
+        const double *pf = fetch && l0 + 2 * lines <= m ? c + l0 + lines : NULL;
+        k->group[lines / 4](c + l0, n, es, zn1, bound, pf);
+    }
+    int64_t r = m - l0, lanes = group_lanes(r);
+    if (r == 0)
+        return;
+    for (int64_t e = 0; e < n; e++)
+        for (int64_t l = 0; l < lanes; l++)
+            t[e * lanes + l] = c[e * es + l0 + (l < r ? l : r - 1)];
+    k->group[lanes / 4](t, n, lanes, zn1, bound, NULL);
+    for (int64_t e = 0; e < n; e++)
+        memcpy(c + e * es + l0, t + e * lanes, (size_t)r * sizeof *c);
+}
+
+/* x then y on one nx x ny plane, from vol (floats) into p (doubles): the x lines LINES_XY
+ * rows at a time through t, then the y lines in place. next: the next plane or NULL (fetched
+ * into the cache meanwhile). Returns max |vol| over the plane. */
+static double prefilter_plane_xy(const prefilter_kernels *k, const float *vol,
+                                 const float *next, int64_t nx, int64_t ny, double *p,
+                                 double *t)
+{
+    const double zn1 = pow(POLE3, (double)(nx - 1));
+    double mx = 0;
+    for (int64_t j0 = 0; j0 < ny; j0 += LINES_XY) {
+        int64_t rows = ny - j0 < LINES_XY ? ny - j0 : LINES_XY, lanes = group_lanes(rows);
+        double bmx = k->block_in(vol + j0 * nx, nx, rows, lanes, t, next ? next + j0 * nx : NULL);
+        k->group[lanes / 4](t, nx, lanes, zn1, bmx, NULL);
+        k->block_out(t, nx, rows, lanes, p + j0 * nx);
+        mx = bmx > mx ? bmx : mx;
+    }
+    /* Bound on |c| after x: the filter is the inverse of the B-spline sampling matrix,
+     * diagonally dominant by 1/3, so each axis multiplies the largest magnitude by at most 3
+     * (4 here, for margin). */
+    filter_lines_grouped(k, p, ny, nx, nx, LINES_XY, 4 * mx, t, 0);
+    return mx;
+}
+
+/* The same filter, cache-friendly: per z plane, x and y in a plane of scratch that stays in
+ * L2, then copied to c in one sequential pass (written as it is computed, c's lines would be
+ * fetched from memory in a pattern the prefetchers do not follow); then z in groups of columns
+ * of the volume. Each line sees exactly filter_line's operations, so the coefficients are the
+ * same bits. c: d[0]*d[1]*d[2] doubles; scratch: lrsa__prefilter_scratch(d) doubles. */
 size_t lrsa__prefilter_scratch(const int64_t d[3])
 {
-    return (size_t)(d[0] * d[1]) * 2 + PREFILTER_BLOCK;
+    int64_t n = d[0] > d[1] ? d[0] : d[1];
+    n = n > d[2] ? n : d[2];
+    return (size_t)(d[0] * d[1] + n * LINES_MAX);
+}
+
+void lrsa__prefilter_isa(const float *vol, const int64_t d[3], double *c, double *scratch,
+                         int allow_avx2)
+{
+    const int64_t nx = d[0], ny = d[1], nz = d[2], plane = nx * ny;
+    double *p = scratch, *t = scratch + plane;
+    prefilter_kernels k;
+    prefilter_kernels_init(&k, allow_avx2);
+    double all = 0;
+    for (int64_t z = 0; z < nz; z++) {
+        const float *next = z + 1 < nz ? vol + (z + 1) * plane : NULL;
+        double mx = prefilter_plane_xy(&k, vol + z * plane, next, nx, ny, p, t);
+        memcpy(c + z * plane, p, (size_t)plane * sizeof *c);
+        all = mx > all ? mx : all;
+    }
+    filter_lines_grouped(&k, c, nz, plane, plane, LINES_Z, 16 * all, t, 1);
 }
 
 void lrsa__prefilter(const float *vol, const int64_t d[3], double *c, double *scratch)
 {
-    const int64_t nx = d[0], ny = d[1], nz = d[2], plane = nx * ny;
-    double *t = scratch, *acc = scratch + plane;
-    double (*plane_in)(const float *, int64_t, int64_t, double *) = plane_in_base;
-    void (*plane_out)(const double *, int64_t, int64_t, double *) = plane_out_base;
-#ifdef LRSA_HAVE_AVX2_CLONE
-    if (lrsa__have_avx2()) {
-        plane_in = plane_in_avx2;
-        plane_out = plane_out_avx2;
-    }
-#endif
-    /* Bounds on |c| for the early end of the initial sums (init_done_note): the filter is the
-     * inverse of the B-spline sampling matrix, diagonally dominant by 1/3, so each axis
-     * multiplies the largest magnitude by at most 3 (4 here, for margin). */
-    double all = 0;
-    for (int64_t k = 0; k < nz; k++) {
-        double *dst = c + k * plane;
-        double mx = plane_in(vol + k * plane, nx, ny, t);   /* t[i][j] = vol[k][j][i] */
-        all = mx > all ? mx : all;
-        filter_lines(t, nx, ny, ny, acc, mx);               /* x: the ny lines of the plane */
-        plane_out(t, nx, ny, dst);                          /* back: dst[j][i] = t[i][j] */
-        filter_lines(dst, ny, nx, nx, acc, 4 * mx);         /* y: the nx lines of the plane */
-    }
-    for (int64_t l0 = 0; l0 < plane; l0 += PREFILTER_BLOCK) {   /* z: blocks of columns */
-        int64_t m = plane - l0 < PREFILTER_BLOCK ? plane - l0 : PREFILTER_BLOCK;
-        filter_lines(c + l0, nz, plane, m, acc, 16 * all);
-    }
+    lrsa__prefilter_isa(vol, d, c, scratch, 1);
 }

@@ -39,7 +39,7 @@ enum {
     LRSA__W_VALS,    /* masked values (float) */
     LRSA__W_ABOVE,   /* the volume's voxels above the cut threshold (bits, bytes) */
     LRSA__W_COEF,    /* spline coefficients (double) */
-    LRSA__W_ACC,     /* prefilter accumulators and transposes (double) */
+    LRSA__W_ACC,     /* prefilter scratch: a plane and line groups (double) */
     LRSA__W_MAYBE,   /* screening mask (bits, uint64) */
     LRSA__W_TMP,     /* screening scratch (bits, uint64) */
     LRSA__W_CANVAS,  /* 660x350 figure (uint8) */
@@ -114,10 +114,12 @@ int lrsa__view_init_stats(lrsa_render_view *v, lrsa_render_work *w, const float 
 void lrsa__view_release(lrsa_render_view *v);
 /* scipy's spline_filter(order 3) (prefilter.c): the plain version (allocates *out) and the fast
  * one (c holds d[0]*d[1]*d[2] doubles, scratch lrsa__prefilter_scratch(d) doubles); identical
- * bits. */
+ * bits. lrsa__prefilter_isa(..., 0) runs the fast one without the AVX2 kernels (for tests). */
 int lrsa__prefilter_naive(const float *vol, const int64_t d[3], double **out, lrsa_err *err);
 size_t lrsa__prefilter_scratch(const int64_t d[3]);
 void lrsa__prefilter(const float *vol, const int64_t d[3], double *c, double *scratch);
+void lrsa__prefilter_isa(const float *vol, const int64_t d[3], double *c, double *scratch,
+                         int allow_avx2);
 
 /* ni_interpolation.c map_coordinate, NI_EXTEND_MIRROR, for the spline window at the edges. */
 static inline int64_t lrsa__mirror_index(int64_t in, int64_t len)

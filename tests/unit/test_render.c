@@ -551,6 +551,75 @@ static void test_fast_paths(void)
     lrsa_render_work_free(w);
 }
 
+/* The prefilter's fast path (groups of lines, x blocks, tails, the early end of the initial
+ * sums), with and without the AVX2 kernels, against the plain version, bit for bit, on awkward
+ * sizes along each axis (1 .. 257; the other two sizes leave tails of every group size) and on
+ * data that stops the initial sums early, late or never: noise, a large range of magnitudes,
+ * mostly zeros (with -0.0), whole zero lines, and one magnitude with random signs (the bound
+ * then is tight, so a sum that stopped a term too early would show). */
+static void test_prefilter_shapes(void)
+{
+    static const int64_t sizes[] = { 1, 2, 3, 4, 5, 7, 63, 65, 106, 257 };
+    static const int64_t others[][2] = { { 26, 33 }, { 3, 50 } };
+    lrsa_rng rng;
+    lrsa_rng_seed(&rng, 77);
+    lrsa_err err;
+    lrsa_err_init(&err);
+    int64_t ncase = 0, diff = 0, diff_plain = 0;
+    for (int axis = 0; axis < 3; axis++)
+        for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
+            for (int kind = 0; kind < 5; kind++) {
+                const int64_t *o = others[kind % 2];
+                int64_t d[3];
+                d[axis] = sizes[si];
+                d[(axis + 1) % 3] = o[0];
+                d[(axis + 2) % 3] = o[1];
+                int64_t n = d[0] * d[1] * d[2];
+                float *v = malloc(sizeof *v * (size_t)n);
+                for (int64_t p = 0; p < n; p++) {
+                    double g = lrsa_rng_normal(&rng);
+                    if (kind == 0)   /* noise around 60 */
+                        v[p] = (float)(60 + 50 * g);
+                    else if (kind == 1)   /* magnitudes from 1e-3 to 1e5, either sign */
+                        v[p] = (float)(g * pow(10.0, -3 + 8 * lrsa_rng_uniform(&rng)));
+                    else if (kind == 2)   /* mostly zeros, some -0.0, a few bright voxels */
+                        v[p] = lrsa_rng_uniform(&rng) < 0.9 ? (p % 7 ? 0.0f : -0.0f)
+                                                            : (float)(2000 * g);
+                    else if (kind == 3)   /* zero rows and zero planes */
+                        v[p] = (p / d[0]) % 3 == 0 || (p / (d[0] * d[1])) % 4 == 1
+                                   ? 0.0f : (float)(500 + 100 * g);
+                    else
+                        v[p] = g < 0 ? -1000.0f : 1000.0f;
+                }
+                double *ref = NULL, *fast = malloc(sizeof *fast * (size_t)n);
+                double *plain = malloc(sizeof *plain * (size_t)n);
+                size_t ns = lrsa__prefilter_scratch(d);
+                double *scratch = malloc(sizeof *scratch * ns);
+                for (size_t i = 0; i < ns; i++)   /* results must not depend on the scratch */
+                    scratch[i] = NAN;
+                CHECK_INT(lrsa__prefilter_naive(v, d, &ref, &err), LRSA_OK);
+                lrsa__prefilter(v, d, fast, scratch);
+                lrsa__prefilter_isa(v, d, plain, scratch, 0);
+                if (ref) {
+                    diff += memcmp(ref, fast, sizeof *fast * (size_t)n) != 0;
+                    diff_plain += memcmp(ref, plain, sizeof *plain * (size_t)n) != 0;
+                }
+                ncase++;
+                free(ref);
+                free(fast);
+                free(plain);
+                free(scratch);
+                free(v);
+            }
+    CHECK_MSG(diff == 0, "%lld of %lld prefilters differ from the plain version", (long long)diff,
+              (long long)ncase);
+    CHECK_MSG(diff_plain == 0, "%lld of %lld prefilters without AVX2 differ", (long long)diff_plain,
+              (long long)ncase);
+    if (diff == 0 && diff_plain == 0)
+        fprintf(stderr, "   prefilter: %lld shapes bit-identical (fast, without AVX2, plain)\n",
+                (long long)ncase);
+}
+
 /* The renders' fast PNG setting (zlib's Z_RLE): images of awkward sizes and contents, each
  * filter, read back by libpng pixel for pixel. */
 static void test_png_runs(void)
@@ -651,6 +720,7 @@ int main(void)
     RUN(test_bad_input);
     RUN(test_canvases);
     RUN(test_fast_paths);
+    RUN(test_prefilter_shapes);
     RUN(test_png_runs);
     RUN(test_resize_repeats);
     if (expected)
