@@ -51,7 +51,8 @@ void lrsa__layout_square(const double w[3], const double h[3], double S, lrsa__p
 /* One colour index per slice cell (-1: masked), with matplotlib's float32 chain:
  * _make_image scales the data to [0.1, 0.9] by the slice's own min/max and back, then Normalize
  * with the rescaled vmin/vmax, then Colormap: floor(256 t), 256 -> 255, clamp. */
-void lrsa__colour_indices(const float *s, int64_t n, const lrsa__colour_params *cp, int16_t *idx)
+static void colour_indices_base(const float *s, int64_t n, const lrsa__colour_params *cp,
+                                int16_t *idx)
 {
     float thrf = (float)cp->threshold;
     float a_min = INFINITY, a_max = -INFINITY;
@@ -110,6 +111,127 @@ void lrsa__colour_indices(const float *s, int64_t n, const lrsa__colour_params *
     }
 }
 
+#ifdef LRSA_HAVE_AVX2_CLONE
+/* The same, eight cells per vector: each lane the scalar sequence of float operations. The
+ * unmasked values are not zero (|v| > threshold >= 0), so their min and max do not depend on
+ * the order they are met in. */
+__attribute__((target("avx2"))) static void colour_indices_avx2(const float *s, int64_t n,
+                                                                const lrsa__colour_params *cp,
+                                                                int16_t *idx)
+{
+    float thrf = (float)cp->threshold, vminf = (float)cp->vmin, vmaxf = (float)cp->vmax;
+    int cut_low = cp->vmin >= -cp->threshold, cut_high = cp->vmax <= cp->threshold;
+    const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 thr = _mm256_set1_ps(thrf), lo = _mm256_set1_ps(vminf), hi = _mm256_set1_ps(vmaxf);
+    const __m256 low_on = _mm256_castsi256_ps(_mm256_set1_epi32(cut_low ? -1 : 0));
+    const __m256 high_on = _mm256_castsi256_ps(_mm256_set1_epi32(cut_high ? -1 : 0));
+#define COLOUR_KEEP(x)                                                                        \
+    _mm256_andnot_ps(                                                                       \
+        _mm256_or_ps(_mm256_and_ps(low_on, _mm256_cmp_ps(x, lo, _CMP_LT_OQ)),               \
+                     _mm256_and_ps(high_on, _mm256_cmp_ps(x, hi, _CMP_GT_OQ))),             \
+        _mm256_cmp_ps(_mm256_and_ps(x, absm), thr, _CMP_GT_OQ))   /* NaN: not kept */
+    __m256 mn = _mm256_set1_ps(INFINITY), mx = _mm256_set1_ps(-INFINITY);
+    int64_t p = 0;
+    for (; p + 8 <= n; p += 8) {
+        __m256 x = _mm256_loadu_ps(s + p), keep = COLOUR_KEEP(x);
+        mn = _mm256_min_ps(mn, _mm256_blendv_ps(_mm256_set1_ps(INFINITY), x, keep));
+        mx = _mm256_max_ps(mx, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x, keep));
+    }
+    float l[8], h[8], a_min = INFINITY, a_max = -INFINITY;
+    _mm256_storeu_ps(l, mn);
+    _mm256_storeu_ps(h, mx);
+    for (int q = 0; q < 8; q++) {
+        a_min = l[q] < a_min ? l[q] : a_min;
+        a_max = h[q] > a_max ? h[q] : a_max;
+    }
+    for (int64_t q = p; q < n; q++) {
+        float v = s[q];
+        int masked = !(v == v) || !(fabsf(v) > thrf) || (cut_low && v < vminf) ||
+                     (cut_high && v > vmaxf);
+        if (!masked) {
+            a_min = v < a_min ? v : a_min;
+            a_max = v > a_max ? v : a_max;
+        }
+    }
+    if (a_min > a_max) {   /* everything masked */
+        for (int64_t q = 0; q < n; q++)
+            idx[q] = -1;
+        return;
+    }
+    const float off = (float)0.1;
+    float d = (float)(((double)a_max - (double)a_min) / 0.8);
+    int scale = a_min != a_max;
+    float vr[2] = { vminf, vmaxf };
+    for (int q = 0; q < 2; q++) {
+        float t = vr[q] - a_min;
+        if (scale)
+            t = t / d;
+        t = t + off;
+        t = t - off;
+        if (scale)
+            t = t * d;
+        vr[q] = t + a_min;
+    }
+    float span = vr[1] - vr[0];
+    int flat = vr[0] == vr[1];
+    const __m256 amin = _mm256_set1_ps(a_min), dv = _mm256_set1_ps(d), offv = _mm256_set1_ps(off);
+    const __m256 vr0 = _mm256_set1_ps(vr[0]), spanv = _mm256_set1_ps(span);
+    const __m256 c256 = _mm256_set1_ps(256.0f), zero = _mm256_setzero_ps();
+    for (p = 0; p + 8 <= n; p += 8) {
+        __m256 x = _mm256_loadu_ps(s + p), keep = COLOUR_KEEP(x);
+        __m256 t = _mm256_sub_ps(x, amin);
+        if (scale)
+            t = _mm256_div_ps(t, dv);
+        t = _mm256_add_ps(t, offv);
+        t = _mm256_sub_ps(t, offv);
+        if (scale)
+            t = _mm256_mul_ps(t, dv);
+        t = _mm256_add_ps(t, amin);
+        __m256 r = flat ? zero : _mm256_div_ps(_mm256_sub_ps(t, vr0), spanv);
+        __m256 xa = _mm256_mul_ps(r, c256);
+        /* 256 and over: 255; under 0: 0; otherwise truncated */
+        __m256i i = _mm256_cvttps_epi32(_mm256_max_ps(xa, zero));
+        i = _mm256_blendv_epi8(i, _mm256_set1_epi32(255),
+                               _mm256_castps_si256(_mm256_cmp_ps(xa, c256, _CMP_GE_OQ)));
+        i = _mm256_blendv_epi8(_mm256_set1_epi32(-1), i, _mm256_castps_si256(keep));
+        __m128i packed = _mm_packs_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+        _mm_storeu_si128((__m128i *)(idx + p), packed);
+    }
+#undef COLOUR_KEEP
+    for (; p < n; p++) {
+        float v = s[p];
+        int masked = !(v == v) || !(fabsf(v) > thrf) || (cut_low && v < vminf) ||
+                     (cut_high && v > vmaxf);
+        if (masked) {
+            idx[p] = -1;
+            continue;
+        }
+        float t = v - a_min;
+        if (scale)
+            t = t / d;
+        t = t + off;
+        t = t - off;
+        if (scale)
+            t = t * d;
+        t = t + a_min;
+        float r = flat ? 0.0f : (t - vr[0]) / span;
+        float xa = r * 256.0f;
+        idx[p] = (int16_t)(xa >= 256.0f ? 255 : xa < 0 ? 0 : (int)xa);
+    }
+}
+#endif
+
+void lrsa__colour_indices(const float *s, int64_t n, const lrsa__colour_params *cp, int16_t *idx)
+{
+#ifdef LRSA_HAVE_AVX2_CLONE
+    if (lrsa__have_avx2()) {
+        colour_indices_avx2(s, n, cp, idx);
+        return;
+    }
+#endif
+    colour_indices_base(s, n, cp, idx);
+}
+
 static int64_t agg_iround(double v)
 {
     return (int64_t)(v < 0.0 ? v - 0.5 : v + 0.5);
@@ -158,6 +280,49 @@ void lrsa__draw_panel(uint8_t *rgb, int64_t W, int64_t H, const lrsa__panel_box 
     double col0 = (lim[0] + (cx0 + 0.5 * wb / (double)ow - b->X0) / sx - ext[0]) / cell_w;
     double col1 = (lim[0] + (cx0 + ((double)ow + 0.5) * wb / (double)ow - b->X0) / sx - ext[0]) / cell_w;
     int64_t x1 = agg_iround(col0 * 256.0), x2 = agg_iround(col1 * 256.0);
+    /* dda2_line_interpolator(x1, x2, ow): the same cells for every row, so worked out once, as
+     * runs of canvas columns showing one cell (up to 1024 runs; more go pixel by pixel). */
+    enum { MAX_RUNS = 1024 };
+    int32_t run_cell[MAX_RUNS], run_col[MAX_RUNS], run_len[MAX_RUNS];
+    int nruns = 0, too_many = 0;
+    {
+        int64_t cnt = ow, lft = (x2 - x1) / cnt, rem = (x2 - x1) % cnt, mod = rem, xs = x1;
+        if (mod <= 0) {
+            mod += cnt;
+            rem += cnt;
+            lft--;
+        }
+        mod -= cnt;
+        for (int64_t u = 0; u < ow; u++) {
+            int64_t col = left + u, cx = xs >> 8;
+            mod += rem;
+            xs += lft;
+            if (mod > 0) {
+                mod -= cnt;
+                xs++;
+            }
+            if (col < clx0 || col > clx1 || cx < 0 || cx >= cols)
+                continue;
+            int r = nruns - 1;
+            if (nruns > 0 && run_cell[r] == cx && run_col[r] + run_len[r] == col) {
+                run_len[r]++;
+            } else if (nruns < MAX_RUNS) {
+                run_cell[nruns] = (int32_t)cx;
+                run_col[nruns] = (int32_t)col;
+                run_len[nruns++] = 1;
+            } else {
+                too_many = 1;
+            }
+        }
+    }
+    /* The canvas columns a row can write. A canvas row is nearly always one of several that show
+     * the same slice row ry: when its columns held the same pixels as the previous row's before
+     * that one was drawn (kept in before[]), it gets the same writes and is a copy of it. */
+    int64_t s0 = left > clx0 ? left : clx0, s1 = left + ow - 1 < clx1 ? left + ow - 1 : clx1;
+    size_t seg = s1 >= s0 ? (size_t)(3 * (s1 - s0 + 1)) : 0;
+    uint8_t before[4096];
+    const uint8_t *prev = NULL;   /* the previous row drawn, when before[] holds its old pixels */
+    int64_t prev_ry = -1;
     for (int64_t v = 0; v < oh; v++) {
         int64_t row = top + (oh - 1 - v);
         if (row < cly0 || row > cly1)
@@ -169,6 +334,27 @@ void lrsa__draw_panel(uint8_t *rgb, int64_t W, int64_t H, const lrsa__panel_box 
             continue;
         const int16_t *irow = idx + ry * cols;
         uint8_t *out = rgb + 3 * (row * W);
+        if (seg > 0 && prev && ry == prev_ry && memcmp(out + 3 * s0, before, seg) == 0) {
+            memcpy(out + 3 * s0, prev + 3 * s0, seg);
+            continue;
+        }
+        prev = NULL;
+        if (seg > 0 && seg <= sizeof before) {
+            memcpy(before, out + 3 * s0, seg);
+            prev = out;
+            prev_ry = ry;
+        }
+        if (!too_many) {
+            for (int r = 0; r < nruns; r++) {
+                int16_t ci = irow[run_cell[r]];
+                if (ci < 0)
+                    continue;
+                uint8_t *px = out + 3 * (int64_t)run_col[r];
+                for (int k = 0; k < run_len[r]; k++)
+                    memcpy(px + 3 * k, lut[ci], 3);
+            }
+            continue;
+        }
         /* dda2_line_interpolator(x1, x2, ow) */
         int64_t cnt = ow, lft = (x2 - x1) / cnt, rem = (x2 - x1) % cnt, mod = rem, xs = x1;
         if (mod <= 0) {

@@ -36,19 +36,61 @@ __attribute__((target("avx2"))) static void above_bits_f64_avx2(const double *c,
         }
         w[i >> 6] = m;
     }
-    if (i < len) {
+    if (i < len) {   /* the last word: 4 at a time, then one by one */
         uint64_t m = 0;
-        for (int64_t q = i; q < len; q++)
+        int64_t q = i;
+        for (; q + 4 <= len; q += 4) {
+            __m256d x = _mm256_andnot_pd(sign, _mm256_loadu_pd(c + q));
+            m |= (uint64_t)(unsigned)_mm256_movemask_pd(_mm256_cmp_pd(x, h, _CMP_GT_OQ)) << (q - i);
+        }
+        for (; q < len; q++)
             m |= (uint64_t)(fabs(c[q]) > hot) << (q - i);
         w[i >> 6] = m;
     }
 }
 #endif
 
+/* The cells f of a line of len cells whose window f + lo .. f + hi crosses an end of the line
+ * and whose mirrored window (map_coordinate, NI_EXTEND_MIRROR) holds cells outside the part
+ * inside the line (those the shifts below miss): the same for every line, so worked out once.
+ * Cubic windows in lines of 4 cells or more: only the last cell (its window mirrors back to
+ * len - 3). */
+typedef struct edge_cells {
+    int count;
+    int64_t f[8], src[8][4];
+    int nsrc[8];
+} edge_cells;
+
+static void edge_cells_init(edge_cells *e, int64_t len, int lo, int hi)
+{
+    e->count = 0;
+    for (int64_t f = 0; f < len && e->count < 8; f++) {
+        if (f + lo >= 0 && f + hi <= len - 1) {   /* interior: on to the upper edge */
+            f = f > len - hi - 1 ? f : len - hi - 1;
+            continue;
+        }
+        int k = e->count, m = 0;
+        for (int d = lo; d <= hi; d++) {
+            int64_t g = lrsa__mirror_index(f + d, len);
+            int seen = g >= f + lo && g <= f + hi;   /* in the window's part inside the line */
+            for (int q = 0; q < m; q++)
+                seen |= e->src[k][q] == g;
+            if (!seen)
+                e->src[k][m++] = g;
+        }
+        if (m > 0) {
+            e->f[k] = f;
+            e->nsrc[k] = m;
+            e->count++;
+        }
+    }
+}
+
 /* Bit f of out = OR of the bits mirror(f + d) of in, d = lo .. hi, for one line of len bits in
- * nw words: shifts in the interior, the mirrored window one bit at a time at the edges. */
-static void dilate_bits_x(const uint64_t *in, uint64_t *out, int64_t nw, int64_t len, int lo,
-                          int hi)
+ * nw words (the bits of in past len are 0): shifts, then the edge cells' mirrored taps. Inlined
+ * where lo and hi are constants, so that the loop over d unrolls. */
+static inline void dilate_bits_x(const uint64_t *in, uint64_t *out, int64_t nw, int64_t len, int lo,
+                                 int hi, const edge_cells *e)
 {
     for (int64_t q = 0; q < nw; q++) {
         uint64_t acc = 0;
@@ -64,33 +106,46 @@ static void dilate_bits_x(const uint64_t *in, uint64_t *out, int64_t nw, int64_t
     }
     if (len & 63)
         out[nw - 1] &= ((uint64_t)1 << (len & 63)) - 1;
-    for (int64_t f = 0; f < len; f++) {
-        if (f + lo >= 0 && f + hi <= len - 1) {   /* interior: done; on to the upper edge */
-            f = len - hi - 1;
-            continue;
-        }
+    for (int k = 0; k < e->count; k++) {
+        int64_t f = e->f[k];
         uint64_t any = 0;
-        for (int d = lo; d <= hi; d++) {
-            int64_t g = lrsa__mirror_index(f + d, len);
+        for (int d = 0; d < e->nsrc[k]; d++) {
+            int64_t g = e->src[k][d];
             any |= in[g >> 6] >> (g & 63) & 1;
         }
-        out[f >> 6] = (out[f >> 6] & ~((uint64_t)1 << (f & 63))) | (any << (f & 63));
+        out[f >> 6] |= any << (f & 63);
     }
 }
 
-/* out[l] = OR of in[mirror(l + d)] over d = lo .. hi, for len rows of nw words each es words
- * apart (one plane's lines for y, whole planes for z). */
-static void dilate_rows(const uint64_t *in, uint64_t *out, int64_t len, int64_t es, int64_t nw,
-                        int lo, int hi)
+/* out[l] = OR of in[mirror(l + d)] over d = lo .. hi, for len rows of es words each, stored one
+ * after the other (one plane's lines for y, whole planes for z). The rows whose window stays
+ * inside are one block, done in one pass. Inlined where lo and hi are constants. */
+static inline void dilate_rows(const uint64_t *in, uint64_t *out, int64_t len, int64_t es, int lo,
+                               int hi)
 {
+    int64_t first = -lo, last = len - 1 - hi;   /* interior rows */
     for (int64_t l = 0; l < len; l++) {
+        if (l >= first && l <= last) {
+            l = last;
+            continue;
+        }
         uint64_t *o = out + l * es;
-        memcpy(o, in + lrsa__mirror_index(l + lo, len) * es, (size_t)nw * sizeof *o);
+        memcpy(o, in + lrsa__mirror_index(l + lo, len) * es, (size_t)es * sizeof *o);
         for (int d = lo + 1; d <= hi; d++) {
             const uint64_t *r = in + lrsa__mirror_index(l + d, len) * es;
-            for (int64_t q = 0; q < nw; q++)
+            for (int64_t q = 0; q < es; q++)
                 o[q] |= r[q];
         }
+    }
+    if (first > last)
+        return;
+    uint64_t *o = out + first * es;
+    const uint64_t *r = in + first * es;
+    for (int64_t q = 0; q < (last - first + 1) * es; q++) {
+        uint64_t acc = r[q + lo * es];
+        for (int d = lo + 1; d <= hi; d++)
+            acc |= r[q + d * es];
+        o[q] = acc;
     }
 }
 
@@ -156,11 +211,24 @@ int lrsa__view_prepare(lrsa_render_view *v, float thr, lrsa_err *err)
     }
     /* the window of cell f: taps f-1 .. f+2 (cubic) or f .. f+1 (linear, nearest), mirrored */
     int dlo = v->order == 3 ? -1 : 0, dhi = v->order == 3 ? 2 : 1;
-    for (int64_t l = 0; l < nlines; l++)
-        dilate_bits_x(a + l * nw, b + l * nw, nw, n[0], dlo, dhi);
-    for (int64_t k = 0; k < n[2]; k++)
-        dilate_rows(b + k * n[1] * nw, a + k * n[1] * nw, n[1], nw, nw, dlo, dhi);
-    dilate_rows(a, b, n[2], n[1] * nw, n[1] * nw, dlo, dhi);
+    edge_cells ex;
+    edge_cells_init(&ex, n[0], dlo, dhi);
+    if (v->order == 3)
+        for (int64_t l = 0; l < nlines; l++)
+            dilate_bits_x(a + l * nw, b + l * nw, nw, n[0], -1, 2, &ex);
+    else
+        for (int64_t l = 0; l < nlines; l++)
+            dilate_bits_x(a + l * nw, b + l * nw, nw, n[0], 0, 1, &ex);
+    for (int64_t k = 0; k < n[2]; k++) {
+        if (v->order == 3)
+            dilate_rows(b + k * n[1] * nw, a + k * n[1] * nw, n[1], nw, -1, 2);
+        else
+            dilate_rows(b + k * n[1] * nw, a + k * n[1] * nw, n[1], nw, 0, 1);
+    }
+    if (v->order == 3)
+        dilate_rows(a, b, n[2], n[1] * nw, -1, 2);
+    else
+        dilate_rows(a, b, n[2], n[1] * nw, 0, 1);
     if (!v->work)
         free(a);
     /* bounding box of the mask: planes (z), rows (y), and the OR of all rows (x) */
@@ -221,8 +289,10 @@ int lrsa__view_prepare(lrsa_render_view *v, float thr, lrsa_err *err)
 }
 
 /* ===== rows of grid voxels ============================================== */
-void lrsa__view_row_or_nan(const lrsa_render_view *v, const int64_t g0[3], int axis, int64_t cnt,
-                           float *out)
+/* The voxels g0 + t * (unit step along axis), t in [*lo, *hi] of [0, cnt), whose input coordinates
+ * may lie inside the volume (all of them when the view is not screened); the others are NaN. */
+static void row_span(const lrsa_render_view *v, const int64_t g0[3], int axis, int64_t cnt,
+                     int64_t *lo_out, int64_t *hi_out)
 {
     int64_t lo = 0, hi = cnt - 1;   /* the voxels looked at */
     if (v->resampled && v->maybe && cnt > 0) {
@@ -257,11 +327,20 @@ void lrsa__view_row_or_nan(const lrsa_render_view *v, const int64_t g0[3], int a
             hi = h < (double)(cnt - 1) ? (int64_t)h : cnt - 1;
         }
     }
+    *lo_out = lo;
+    *hi_out = hi;
+}
+
+void lrsa__view_row_or_nan(const lrsa_render_view *v, const int64_t g0[3], int axis, int64_t cnt,
+                           float *out)
+{
+    int64_t lo, hi;
+    row_span(v, g0, axis, cnt, &lo, &hi);
     for (int64_t t = 0; t < lo && t < cnt; t++)
         out[t] = NAN;
     for (int64_t t = hi + 1 > 0 ? hi + 1 : 0; t < cnt; t++)
         out[t] = NAN;
-    int64_t g[3 * 512];   /* a whole row at a time, as a rule: batches of 8 stay full */
+    int64_t g[3 * 512];   /* a whole row at a time, as a rule: batches stay full */
     for (int64_t t0 = lo; t0 <= hi; t0 += 512) {
         int64_t m = hi + 1 - t0 < 512 ? hi + 1 - t0 : 512;
         for (int64_t q = 0; q < m; q++) {
@@ -275,23 +354,44 @@ void lrsa__view_row_or_nan(const lrsa_render_view *v, const int64_t g0[3], int a
 }
 
 /* ===== the visible bounding box ========================================= */
-/* Does the slab of grid voxels with coordinate s along axis a, inside box, hold a visible one? */
+/* Is one of the m values visible? */
+static int any_visible(const lrsa_render_view *v, const int64_t *g, int64_t m, float *val)
+{
+    lrsa__view_values_or_nan(v, g, m, val);
+    for (int64_t q = 0; q < m; q++)
+        if (val[q] == val[q] && lrsa__visible(val[q], v->thr))
+            return 1;
+    return 0;
+}
+
+/* Does the slab of grid voxels with coordinate s along axis a, inside box, hold a visible one?
+ * Only the voxels of each row that may lie inside the volume are looked at, those of several
+ * rows together (near the volume's edge a row holds a few). */
 static int slab_visible(const lrsa_render_view *v, int a, int64_t s, const int64_t box[6])
 {
+    enum { CHUNK = 128 };
     int b = (a + 1) % 3, c = (a + 2) % 3;
-    float row[256];
-    for (int64_t y = box[2 * c]; y <= box[2 * c + 1]; y++)
-        for (int64_t x0 = box[2 * b]; x0 <= box[2 * b + 1]; x0 += 256) {
-            int64_t cnt = box[2 * b + 1] + 1 - x0 < 256 ? box[2 * b + 1] + 1 - x0 : 256, g0[3];
-            g0[a] = s;
-            g0[b] = x0;
-            g0[c] = y;
-            lrsa__view_row_or_nan(v, g0, b, cnt, row);
-            for (int64_t q = 0; q < cnt; q++)
-                if (row[q] == row[q] && lrsa__visible(row[q], v->thr))
+    int64_t g[3 * CHUNK], m = 0;
+    float val[CHUNK];
+    for (int64_t y = box[2 * c]; y <= box[2 * c + 1]; y++) {
+        int64_t g0[3], lo, hi;
+        g0[a] = s;
+        g0[b] = box[2 * b];
+        g0[c] = y;
+        row_span(v, g0, b, box[2 * b + 1] + 1 - box[2 * b], &lo, &hi);
+        for (int64_t t = lo; t <= hi; t++) {
+            g[3 * m] = g0[0];
+            g[3 * m + 1] = g0[1];
+            g[3 * m + 2] = g0[2];
+            g[3 * m + b] += t;
+            if (++m == CHUNK) {
+                if (any_visible(v, g, m, val))
                     return 1;
+                m = 0;
+            }
         }
-    return 0;
+    }
+    return m > 0 && any_visible(v, g, m, val);
 }
 
 int lrsa__view_visible_box(const lrsa_render_view *v, int64_t box[6])

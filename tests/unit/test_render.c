@@ -9,6 +9,7 @@
 #include "latentrsa/npy.h"
 #include "latentrsa/render.h"
 #include "../../src/render/render_impl.h"
+#include "../../src/render/layout.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -423,6 +424,372 @@ static float *random_volume(lrsa_rng *rng, int64_t d[3], double aff[4][4], int k
     return v;
 }
 
+/* ===== the screened view, colours and drawing against plain versions ===== */
+/* A small oblique volume of d voxels (down to 2 along an axis: every window at the edge). */
+static float *small_volume(lrsa_rng *rng, const int64_t d[3], double aff[4][4])
+{
+    int64_t n = d[0] * d[1] * d[2];
+    float *v = malloc(sizeof *v * (size_t)n);
+    for (int64_t p = 0; p < n; p++)
+        v[p] = (float)(60 + 400 * lrsa_rng_normal(rng));
+    double c = cos(0.35), s = sin(0.35);
+    double a[4][4] = { { 2, 0.2, 0.1, -5 }, { 0.1, 2 * c, -2 * s, -4 }, { 0.05, 2 * s, 2 * c, -3 },
+                       { 0, 0, 0, 1 } };
+    memcpy(aff, a, sizeof a);
+    return v;
+}
+
+/* The screening bit of cell f, worked out from its window (the definition in screen.c). */
+static int maybe_plain(const lrsa_render_view *v, const int64_t f[3], double hot)
+{
+    const int64_t *n = v->in_dims;
+    for (int a = -1; a <= 2; a++)
+        for (int b = -1; b <= 2; b++)
+            for (int c = -1; c <= 2; c++) {
+                int64_t i = lrsa__mirror_index(f[0] + a, n[0]);
+                int64_t j = lrsa__mirror_index(f[1] + b, n[1]);
+                int64_t k = lrsa__mirror_index(f[2] + c, n[2]);
+                if (fabs(v->coef[i + n[0] * (j + n[1] * k)]) > hot)
+                    return 1;
+            }
+    return 0;
+}
+
+/* The screening mask, rows and lists of voxels (lrsa__view_row_or_nan, _values_or_nan: the
+ * batched cubic evaluation on windows inside, at the edge, in runs along x and not) and the
+ * visible box, against the voxel-by-voxel versions and brute force: identical bits. */
+static void test_screened_view(void)
+{
+    lrsa_rng rng;
+    lrsa_rng_seed(&rng, 77);
+    lrsa_err err;
+    lrsa_err_init(&err);
+    lrsa_render_work *w = NULL;
+    CHECK_INT(lrsa_render_work_new(&w, &err), LRSA_OK);
+    int64_t mask_diff = 0, val_diff = 0, box_diff = 0, nval = 0;
+    for (int it = 0; it < 14; it++) {
+        int64_t d[3];
+        double aff[4][4];
+        float *vol;
+        if (it < 8) {   /* tiny: 2 to 9 voxels per axis */
+            for (int a = 0; a < 3; a++)
+                d[a] = 2 + (int64_t)lrsa_rng_below(&rng, 8);
+            vol = small_volume(&rng, d, aff);
+        } else {
+            vol = random_volume(&rng, d, aff, it % 4);
+        }
+        lrsa_render_view view, *v = &view;
+        CHECK_INT(lrsa__view_init(v, w, vol, d, (const double(*)[4])aff, LRSA_INTERP_CUBIC, &err),
+                  LRSA_OK);
+        static const float thr[] = { 0, 100, 400, 5000 };
+        for (int t = 0; t < 4; t++) {
+            CHECK_INT(lrsa__view_prepare(v, thr[t], &err), LRSA_OK);
+            if (v->order != 3)
+                continue;
+            double hot = (double)thr[t] * (1.0 - 1e-6);
+            int64_t f[3];
+            for (f[2] = 0; f[2] < d[2]; f[2]++)
+                for (f[1] = 0; f[1] < d[1]; f[1]++)
+                    for (f[0] = 0; f[0] < d[0]; f[0]++)
+                        mask_diff += lrsa__view_maybe(v, f) != maybe_plain(v, f, hot);
+            /* rows along each axis: whole, and pieces of random start and length */
+            const int64_t *g = v->dims;
+            float row[600];
+            for (int axis = 0; axis < 3; axis++) {
+                int o1 = (axis + 1) % 3, o2 = (axis + 2) % 3;
+                for (int64_t y = 0; y < g[o1]; y += 1 + g[o1] / 12)
+                    for (int64_t z = 0; z < g[o2]; z += 1 + g[o2] / 12) {
+                        int64_t g0[3], s0 = 0, cnt = g[axis] < 600 ? g[axis] : 600;
+                        if (lrsa_rng_below(&rng, 2)) {
+                            s0 = (int64_t)lrsa_rng_below(&rng, (uint64_t)g[axis]);
+                            cnt = 1 + (int64_t)lrsa_rng_below(&rng, (uint64_t)(g[axis] - s0));
+                            cnt = cnt < 600 ? cnt : 600;
+                        }
+                        g0[axis] = s0, g0[o1] = y, g0[o2] = z;
+                        lrsa__view_row_or_nan(v, g0, axis, cnt, row);
+                        for (int64_t q = 0; q < cnt; q++) {
+                            int64_t p[3] = { g0[0], g0[1], g0[2] };
+                            p[axis] += q;
+                            float want = lrsa__view_value_or_nan(v, p[0], p[1], p[2]);
+                            val_diff += memcmp(&want, &row[q], sizeof want) != 0;
+                            nval++;
+                        }
+                    }
+            }
+            /* lists of random voxels, of random length */
+            for (int rep = 0; rep < 6; rep++) {
+                int64_t cnt = 1 + (int64_t)lrsa_rng_below(&rng, 300), gl[3 * 300];
+                float got[300];
+                for (int64_t q = 0; q < cnt; q++)
+                    for (int a = 0; a < 3; a++)
+                        gl[3 * q + a] = (int64_t)lrsa_rng_below(&rng, (uint64_t)g[a]);
+                lrsa__view_values_or_nan(v, gl, cnt, got);
+                for (int64_t q = 0; q < cnt; q++) {
+                    const int64_t *p = gl + 3 * q;
+                    float want = lrsa__view_value_or_nan(v, p[0], p[1], p[2]);
+                    val_diff += memcmp(&want, &got[q], sizeof want) != 0;
+                    nval++;
+                }
+            }
+            if (t == 0 || t == 3 || g[0] * g[1] * g[2] > 40000)
+                continue;
+            /* the visible box against every voxel's plain value */
+            int64_t box[6], want[6] = { g[0], 0, g[1], 0, g[2], 0 }, p[3];
+            for (p[2] = 0; p[2] < g[2]; p[2]++)
+                for (p[1] = 0; p[1] < g[1]; p[1]++)
+                    for (p[0] = 0; p[0] < g[0]; p[0]++) {
+                        if (!lrsa__visible(lrsa_render_view_value(v, p[0], p[1], p[2]), thr[t]))
+                            continue;
+                        for (int a = 0; a < 3; a++) {
+                            if (p[a] < want[2 * a])
+                                want[2 * a] = p[a];
+                            if (p[a] + 1 > want[2 * a + 1])
+                                want[2 * a + 1] = p[a] + 1;
+                        }
+                    }
+            int any = lrsa__view_visible_box(v, box);
+            if (!any)
+                memset(want, 0, sizeof want);
+            box_diff += (any != (want[1] > 0)) || memcmp(box, want, sizeof box) != 0;
+        }
+        lrsa__view_release(v);
+        free(vol);
+    }
+    lrsa_render_work_free(w);
+    CHECK_MSG(mask_diff == 0, "%lld screening bits differ from their windows",
+              (long long)mask_diff);
+    CHECK_MSG(val_diff == 0, "%lld of %lld rows' and lists' values differ", (long long)val_diff,
+              (long long)nval);
+    CHECK_MSG(box_diff == 0, "%lld visible boxes differ from brute force", (long long)box_diff);
+    fprintf(stderr, "   screened view: masks, visible boxes and %lld values as the plain ones\n",
+            (long long)nval);
+}
+
+/* The plain versions of lrsa__colour_indices and lrsa__draw_panel (as they were before the
+ * vector colours, the column runs and the copied rows). */
+static void ref_colour_indices(const float *s, int64_t n, const lrsa__colour_params *cp,
+                               int16_t *idx)
+{
+    float thrf = (float)cp->threshold;
+    float a_min = INFINITY, a_max = -INFINITY;
+    for (int64_t p = 0; p < n; p++) {
+        float v = s[p];
+        int masked = !(v == v) || !(fabsf(v) > thrf) ||
+                     (cp->vmin >= -cp->threshold && v < (float)cp->vmin) ||
+                     (cp->vmax <= cp->threshold && v > (float)cp->vmax);
+        idx[p] = masked ? -1 : 0;
+        if (!masked) {
+            a_min = v < a_min ? v : a_min;
+            a_max = v > a_max ? v : a_max;
+        }
+    }
+    if (a_min > a_max)
+        return;   /* everything masked */
+    const float off = (float)0.1;
+    float d = (float)(((double)a_max - (double)a_min) / 0.8);
+    int scale = a_min != a_max;
+    /* vrange goes through the same steps */
+    float vr[2] = { (float)cp->vmin, (float)cp->vmax };
+    for (int q = 0; q < 2; q++) {
+        float t = vr[q] - a_min;
+        if (scale)
+            t = t / d;
+        t = t + off;
+        t = t - off;
+        if (scale)
+            t = t * d;
+        vr[q] = t + a_min;
+    }
+    float span = vr[1] - vr[0];
+    for (int64_t p = 0; p < n; p++) {
+        if (idx[p] < 0)
+            continue;
+        float t = s[p] - a_min;
+        if (scale)
+            t = t / d;
+        t = t + off;
+        t = t - off;
+        if (scale)
+            t = t * d;
+        t = t + a_min;
+        float r = vr[0] == vr[1] ? 0.0f : (t - vr[0]) / span;
+        float xa = r * 256.0f;
+        int i;
+        if (xa == 256.0f)
+            i = 255;
+        else if (xa < 0)
+            i = 0;          /* under: the first colour */
+        else if (xa >= 256.0f)
+            i = 255;        /* over: the last colour */
+        else
+            i = (int)xa;
+        idx[p] = (int16_t)i;
+    }
+}
+
+static int64_t ref_iround(double v)
+{
+    return (int64_t)(v < 0.0 ? v - 0.5 : v + 0.5);
+}
+
+static int64_t ref_clampi(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* imshow(extent=ext, origin="upper", interpolation="nearest") in axes box b with limits lim,
+ * drawn by Agg: the image is resampled to the pixel size of (axes box intersected with the
+ * extent), rounded up, sampled at pixel centres, pasted at the rounded position and clipped to
+ * the rounded axes box (inclusive). Canvas rows are counted from the top, display y from the bottom. */
+static void ref_draw_panel(uint8_t *rgb, int64_t W, int64_t H, const lrsa__panel_box *b,
+                           const double lim[4], const double ext[4], const int16_t *idx,
+                           int64_t rows, int64_t cols, const uint8_t lut[256][3])
+{
+    double sx = (b->X1 - b->X0) / (lim[1] - lim[0]), sy = (b->Y1 - b->Y0) / (lim[3] - lim[2]);
+    double ex0 = b->X0 + (ext[0] - lim[0]) * sx, ex1 = b->X0 + (ext[1] - lim[0]) * sx;
+    double ey0 = b->Y0 + (ext[2] - lim[2]) * sy, ey1 = b->Y0 + (ext[3] - lim[2]) * sy;
+    double cx0 = fmax(b->X0, fmin(ex0, ex1)), cx1 = fmin(b->X1, fmax(ex0, ex1));
+    double cy0 = fmax(b->Y0, fmin(ey0, ey1)), cy1 = fmin(b->Y1, fmax(ey0, ey1));
+    if (!(cx1 > cx0) || !(cy1 > cy0))
+        return;
+    double wb = cx1 - cx0, hb = cy1 - cy0;
+    int64_t ow, oh;
+    if (fmod(wb, 1.0) != 0 || fmod(hb, 1.0) != 0) {
+        ow = (int64_t)ceil(wb);
+        oh = (int64_t)ceil(hb);
+    } else {
+        ow = (int64_t)wb;
+        oh = (int64_t)hb;
+    }
+    /* the Agg wrapper rounds the position (mpl_round: half away from zero), then truncates */
+    double lx = (double)(int64_t)(cx0 + 0.5), by = (double)(int64_t)(cy0 + 0.5);
+    int64_t left = (int64_t)lx, top = (int64_t)((double)H - (by + (double)oh));
+    int64_t clx0 = ref_clampi((int64_t)floor(b->X0 + 0.5), 0, W - 1);
+    int64_t clx1 = ref_clampi((int64_t)floor(b->X1 + 0.5), 0, W - 1);
+    int64_t cly0 = ref_clampi((int64_t)floor((double)H - b->Y1 + 0.5), 0, H - 1);
+    int64_t cly1 = ref_clampi((int64_t)floor((double)H - b->Y0 + 0.5), 0, H - 1);
+    double cell_w = (ext[1] - ext[0]) / (double)cols, cell_h = (ext[3] - ext[2]) / (double)rows;
+    /* Agg's span_interpolator_linear + span_image_filter_nn: the source position of each output
+     * pixel centre in 1/256 pixels, rounded at both ends of the row and interpolated in
+     * integers (dda2_line_interpolator) in between; the cell is position >> 8. */
+    double col0 = (lim[0] + (cx0 + 0.5 * wb / (double)ow - b->X0) / sx - ext[0]) / cell_w;
+    double col1 = (lim[0] + (cx0 + ((double)ow + 0.5) * wb / (double)ow - b->X0) / sx - ext[0]) / cell_w;
+    int64_t x1 = ref_iround(col0 * 256.0), x2 = ref_iround(col1 * 256.0);
+    for (int64_t v = 0; v < oh; v++) {
+        int64_t row = top + (oh - 1 - v);
+        if (row < cly0 || row > cly1)
+            continue;
+        double y = cy0 + ((double)v + 0.5) * hb / (double)oh;
+        double z = lim[2] + (y - b->Y0) / sy;
+        int64_t ry = ref_iround(((double)rows - (z - ext[2]) / cell_h) * 256.0) >> 8;
+        if (ry < 0 || ry >= rows)
+            continue;
+        const int16_t *irow = idx + ry * cols;
+        uint8_t *out = rgb + 3 * (row * W);
+        /* dda2_line_interpolator(x1, x2, ow) */
+        int64_t cnt = ow, lft = (x2 - x1) / cnt, rem = (x2 - x1) % cnt, mod = rem, xs = x1;
+        if (mod <= 0) {
+            mod += cnt;
+            rem += cnt;
+            lft--;
+        }
+        mod -= cnt;
+        for (int64_t u = 0; u < ow; u++) {
+            int64_t col = left + u, cx = xs >> 8;
+            mod += rem;
+            xs += lft;
+            if (mod > 0) {
+                mod -= cnt;
+                xs++;
+            }
+            if (col < clx0 || col > clx1 || cx < 0 || cx >= cols)
+                continue;
+            int16_t ci = irow[cx];
+            if (ci >= 0)
+                memcpy(out + 3 * col, lut[ci], 3);
+        }
+    }
+}
+
+/* Colours of awkward slices (NaN, values at the threshold and at vmin/vmax, tails of fewer
+ * than 8) and panels of awkward sizes drawn over canvases with content (rows alike and not),
+ * against the plain versions: identical bytes. */
+static void test_colours_drawing(void)
+{
+    lrsa_rng rng;
+    lrsa_rng_seed(&rng, 91);
+    uint8_t lut[256][3];
+    lrsa_render_cold_hot(lut);
+    int64_t colour_diff = 0, draw_diff = 0;
+    for (int it = 0; it < 300; it++) {
+        int64_t n = 1 + (int64_t)lrsa_rng_below(&rng, it < 100 ? 20 : 700);
+        float *s = malloc(sizeof *s * (size_t)n);
+        int16_t *a = malloc(sizeof *a * (size_t)n), *b = malloc(sizeof *b * (size_t)n);
+        double thr = it % 3 == 0 ? 0 : 100;
+        lrsa__colour_params cp = { -900, 900, thr };
+        if (it % 4 == 1)
+            cp.vmin = 0, cp.vmax = 700;       /* vmin >= -thr: values below vmin masked */
+        if (it % 4 == 2)
+            cp.vmin = -700, cp.vmax = 50;     /* vmax <= thr */
+        if (it % 4 == 3)
+            cp.vmin = cp.vmax = 300;
+        static const float special[] = { 100, -100, 0, -0.0f, 700, -700, 900, -900, 50, 300 };
+        for (int64_t p = 0; p < n; p++) {
+            uint64_t k = lrsa_rng_below(&rng, 10);
+            s[p] = k == 0 ? NAN : k == 1 ? special[lrsa_rng_below(&rng, 10)]
+                                         : (float)(1200 * lrsa_rng_uniform(&rng) - 600);
+            if (it % 7 == 6)
+                s[p] = 250.0f;   /* one value: no scaling */
+        }
+        ref_colour_indices(s, n, &cp, a);
+        lrsa__colour_indices(s, n, &cp, b);
+        colour_diff += memcmp(a, b, sizeof *a * (size_t)n) != 0;
+        free(s);
+        free(a);
+        free(b);
+    }
+    for (int it = 0; it < 200; it++) {
+        int64_t W = 40 + (int64_t)lrsa_rng_below(&rng, 700);
+        int64_t H = 30 + (int64_t)lrsa_rng_below(&rng, 400);
+        int64_t rows = 1 + (int64_t)lrsa_rng_below(&rng, 130);
+        int64_t cols = 1 + (int64_t)lrsa_rng_below(&rng, 130);
+        lrsa__panel_box box = { lrsa_rng_uniform(&rng) * (double)W * 0.5 - 5, 0, 0, 0 };
+        box.X1 = box.X0 + 10 + lrsa_rng_uniform(&rng) * (double)W;
+        box.Y0 = lrsa_rng_uniform(&rng) * (double)H * 0.5 - 5;
+        box.Y1 = box.Y0 + 10 + lrsa_rng_uniform(&rng) * (double)H;
+        if (it % 5 == 0) {   /* whole pixels */
+            box.X0 = floor(box.X0), box.X1 = floor(box.X1);
+            box.Y0 = floor(box.Y0), box.Y1 = floor(box.Y1);
+        }
+        double ext[4] = { -50 - 40 * lrsa_rng_uniform(&rng), 50 + 40 * lrsa_rng_uniform(&rng),
+                          -40 - 30 * lrsa_rng_uniform(&rng), 40 + 30 * lrsa_rng_uniform(&rng) };
+        double lim[4] = { ext[0] + 30 * lrsa_rng_uniform(&rng) - 10,
+                          ext[1] - 30 * lrsa_rng_uniform(&rng),
+                          ext[2] + 20 * lrsa_rng_uniform(&rng) - 5,
+                          ext[3] - 20 * lrsa_rng_uniform(&rng) };
+        int16_t *idx = malloc(sizeof *idx * (size_t)(rows * cols));
+        for (int64_t p = 0; p < rows * cols; p++)
+            idx[p] = lrsa_rng_below(&rng, 3) == 0 ? -1 : (int16_t)lrsa_rng_below(&rng, 256);
+        uint8_t *c1 = malloc((size_t)(W * H * 3)), *c2 = malloc((size_t)(W * H * 3));
+        memset(c1, 255, (size_t)(W * H * 3));
+        if (it % 2)   /* content under the panel: some rows alike, some not */
+            for (int64_t y = 0; y < H; y++)
+                for (int64_t x = 0; x < W; x++)
+                    if (lrsa_rng_below(&rng, 4) == 0 || (y % 3 == 0 && x % 5 == 0))
+                        c1[3 * (y * W + x) + (uint64_t)lrsa_rng_below(&rng, 3)] = (uint8_t)(y / 7);
+        memcpy(c2, c1, (size_t)(W * H * 3));
+        ref_draw_panel(c1, W, H, &box, lim, ext, idx, rows, cols, lut);
+        lrsa__draw_panel(c2, W, H, &box, lim, ext, idx, rows, cols, lut);
+        draw_diff += memcmp(c1, c2, (size_t)(W * H * 3)) != 0;
+        free(idx);
+        free(c1);
+        free(c2);
+    }
+    CHECK_MSG(colour_diff == 0, "%lld slices' colours differ from the plain version",
+              (long long)colour_diff);
+    CHECK_MSG(draw_diff == 0, "%lld panels differ from the plain drawing", (long long)draw_diff);
+}
+
 /* The fast paths (runs, fused sums, blocked and vectorised prefilter, four-lane cubic
  * evaluation, workspaces, PNG settings) against the plain ones: identical bits, no tolerance. */
 static void test_fast_paths(void)
@@ -721,6 +1088,8 @@ int main(void)
     RUN(test_canvases);
     RUN(test_fast_paths);
     RUN(test_prefilter_shapes);
+    RUN(test_screened_view);
+    RUN(test_colours_drawing);
     RUN(test_png_runs);
     RUN(test_resize_repeats);
     if (expected)
