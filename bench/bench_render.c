@@ -3,6 +3,8 @@
  * it. Prints "name seconds" lines (median of REPEATS batches; seconds per volume, i.e.
  * 1 / throughput, with all threads rendering a batch of BATCH volumes in parallel):
  *   render_cubic_png     paper look, cubic resampling, 660x350 -> 672x672, PNG written
+ *   render_cubic_png_660x350  the same without the resize: the 660x350 figure as PNG, what
+ *                        nilearn itself writes (the like-for-like row)
  *   render_linear_png    the same with --interp linear
  *   render_cubic         cubic, image in memory only (no PNG)
  *   render_square224     cubic, square 224 x 224 canvas, PNG written
@@ -183,6 +185,7 @@ int main(int argc, char **argv)
         tmp = "/tmp";
     struct { const char *name; int interp, canvas, size, png; } cases[] = {
         { "render_cubic_png", LRSA_INTERP_CUBIC, LRSA_CANVAS_NILEARN, 672, 1 },
+        { "render_cubic_png_660x350", LRSA_INTERP_CUBIC, LRSA_CANVAS_NILEARN, 0, 1 },
         { "render_linear_png", LRSA_INTERP_LINEAR, LRSA_CANVAS_NILEARN, 672, 1 },
         { "render_cubic", LRSA_INTERP_CUBIC, LRSA_CANVAS_NILEARN, 672, 0 },
         { "render_square224", LRSA_INTERP_CUBIC, LRSA_CANVAS_SQUARE, 224, 1 },
