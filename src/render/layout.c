@@ -242,6 +242,38 @@ static int64_t clampi(int64_t v, int64_t lo, int64_t hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* Agg's dda2_line_interpolator: cnt positions from x1 towards x2 in integers, the remainder
+ * spread evenly (the rounding Agg's nearest-neighbour spans use). */
+typedef struct dda2 { int64_t cnt, lft, rem, mod, xs; } dda2;
+
+static void dda2_init(dda2 *d, int64_t x1, int64_t x2, int64_t cnt)
+{
+    d->cnt = cnt;
+    d->lft = (x2 - x1) / cnt;
+    d->rem = (x2 - x1) % cnt;
+    d->mod = d->rem;
+    d->xs = x1;
+    if (d->mod <= 0) {
+        d->mod += cnt;
+        d->rem += cnt;
+        d->lft--;
+    }
+    d->mod -= cnt;
+}
+
+/* The current position, then a step. */
+static int64_t dda2_next(dda2 *d)
+{
+    int64_t x = d->xs;
+    d->mod += d->rem;
+    d->xs += d->lft;
+    if (d->mod > 0) {
+        d->mod -= d->cnt;
+        d->xs++;
+    }
+    return x;
+}
+
 /* imshow(extent=ext, origin="upper", interpolation="nearest") in axes box b with limits lim,
  * drawn by Agg: the image is resampled to the pixel size of (axes box intersected with the
  * extent), rounded up, sampled at pixel centres, pasted at the rounded position and clipped to
@@ -286,21 +318,10 @@ void lrsa__draw_panel(uint8_t *rgb, int64_t W, int64_t H, const lrsa__panel_box 
     int32_t run_cell[MAX_RUNS], run_col[MAX_RUNS], run_len[MAX_RUNS];
     int nruns = 0, too_many = 0;
     {
-        int64_t cnt = ow, lft = (x2 - x1) / cnt, rem = (x2 - x1) % cnt, mod = rem, xs = x1;
-        if (mod <= 0) {
-            mod += cnt;
-            rem += cnt;
-            lft--;
-        }
-        mod -= cnt;
+        dda2 d;
+        dda2_init(&d, x1, x2, ow);
         for (int64_t u = 0; u < ow; u++) {
-            int64_t col = left + u, cx = xs >> 8;
-            mod += rem;
-            xs += lft;
-            if (mod > 0) {
-                mod -= cnt;
-                xs++;
-            }
+            int64_t col = left + u, cx = dda2_next(&d) >> 8;
             if (col < clx0 || col > clx1 || cx < 0 || cx >= cols)
                 continue;
             int r = nruns - 1;
@@ -355,22 +376,10 @@ void lrsa__draw_panel(uint8_t *rgb, int64_t W, int64_t H, const lrsa__panel_box 
             }
             continue;
         }
-        /* dda2_line_interpolator(x1, x2, ow) */
-        int64_t cnt = ow, lft = (x2 - x1) / cnt, rem = (x2 - x1) % cnt, mod = rem, xs = x1;
-        if (mod <= 0) {
-            mod += cnt;
-            rem += cnt;
-            lft--;
-        }
-        mod -= cnt;
+        dda2 d;
+        dda2_init(&d, x1, x2, ow);
         for (int64_t u = 0; u < ow; u++) {
-            int64_t col = left + u, cx = xs >> 8;
-            mod += rem;
-            xs += lft;
-            if (mod > 0) {
-                mod -= cnt;
-                xs++;
-            }
+            int64_t col = left + u, cx = dda2_next(&d) >> 8;
             if (col < clx0 || col > clx1 || cx < 0 || cx >= cols)
                 continue;
             int16_t ci = irow[cx];
