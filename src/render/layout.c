@@ -48,6 +48,21 @@ void lrsa__layout_square(const double w[3], const double h[3], double S, lrsa__p
     }
 }
 
+/* _make_image's float32 round trip of one value: scaled to [0.1, 0.9] by the slice's min and
+ * range (d = (max - min) / 0.8; no scaling when max == min) and back, one rounding per step. */
+static float mpl_rescale(float v, float a_min, float d, int scale)
+{
+    const float off = (float)0.1;
+    float t = v - a_min;
+    if (scale)
+        t = t / d;
+    t = t + off;
+    t = t - off;
+    if (scale)
+        t = t * d;
+    return t + a_min;
+}
+
 /* One colour index per slice cell (-1: masked), with matplotlib's float32 chain:
  * _make_image scales the data to [0.1, 0.9] by the slice's own min/max and back, then Normalize
  * with the rescaled vmin/vmax, then Colormap: floor(256 t), 256 -> 255, clamp. */
@@ -69,33 +84,16 @@ static void colour_indices_base(const float *s, int64_t n, const lrsa__colour_pa
     }
     if (a_min > a_max)
         return;   /* everything masked */
-    const float off = (float)0.1;
     float d = (float)(((double)a_max - (double)a_min) / 0.8);
     int scale = a_min != a_max;
     /* vrange goes through the same steps */
-    float vr[2] = { (float)cp->vmin, (float)cp->vmax };
-    for (int q = 0; q < 2; q++) {
-        float t = vr[q] - a_min;
-        if (scale)
-            t = t / d;
-        t = t + off;
-        t = t - off;
-        if (scale)
-            t = t * d;
-        vr[q] = t + a_min;
-    }
+    float vr[2] = { mpl_rescale((float)cp->vmin, a_min, d, scale),
+                    mpl_rescale((float)cp->vmax, a_min, d, scale) };
     float span = vr[1] - vr[0];
     for (int64_t p = 0; p < n; p++) {
         if (idx[p] < 0)
             continue;
-        float t = s[p] - a_min;
-        if (scale)
-            t = t / d;
-        t = t + off;
-        t = t - off;
-        if (scale)
-            t = t * d;
-        t = t + a_min;
+        float t = mpl_rescale(s[p], a_min, d, scale);
         float r = vr[0] == vr[1] ? 0.0f : (t - vr[0]) / span;
         float xa = r * 256.0f;
         int i;
@@ -161,17 +159,7 @@ __attribute__((target("avx2"))) static void colour_indices_avx2(const float *s, 
     const float off = (float)0.1;
     float d = (float)(((double)a_max - (double)a_min) / 0.8);
     int scale = a_min != a_max;
-    float vr[2] = { vminf, vmaxf };
-    for (int q = 0; q < 2; q++) {
-        float t = vr[q] - a_min;
-        if (scale)
-            t = t / d;
-        t = t + off;
-        t = t - off;
-        if (scale)
-            t = t * d;
-        vr[q] = t + a_min;
-    }
+    float vr[2] = { mpl_rescale(vminf, a_min, d, scale), mpl_rescale(vmaxf, a_min, d, scale) };
     float span = vr[1] - vr[0];
     int flat = vr[0] == vr[1];
     const __m256 amin = _mm256_set1_ps(a_min), dv = _mm256_set1_ps(d), offv = _mm256_set1_ps(off);
