@@ -161,6 +161,7 @@ typedef struct lrsa_outfile {
     FILE *fp;
     char *path;                    /* final name */
     char *tmp_path;                /* temporary name beside it */
+    char *iobuf;                   /* fp's buffer (NULL: stdio's own) */
 } lrsa_outfile;
 
 int lrsa_outfile_open(lrsa_outfile *of, const char *path, lrsa_err *err);
