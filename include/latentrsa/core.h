@@ -153,6 +153,12 @@ int lrsa_strbuf_addf(lrsa_strbuf *sb, lrsa_err *err, const char *fmt, ...) LRSA_
 /* Detach the string; the caller frees it. Returns "" (allocated) for an empty buffer. */
 char *lrsa_strbuf_detach(lrsa_strbuf *sb, lrsa_err *err);
 
+/* ===== CPU features ==================================================== */
+/* 1 when the CPU runs AVX2 (and FMA) code; probed once per process; 0 on other architectures.
+ * Kernels built with __attribute__((target(...))) are chosen with these at run time. */
+int lrsa_cpu_avx2(void);
+int lrsa_cpu_avx2_fma(void);
+
 /* ===== Files =========================================================== */
 /* Output that appears under its final name only when complete: data is written to a temporary
  * file in the same directory, and lrsa_outfile_commit renames it into place. An aborted or

@@ -493,17 +493,6 @@ AVX2 static void v_row_avx2(const uint8_t *const *rows, const int32_t *k, int ta
     v_tail(rows, k, taps, i, n, out);
 }
 
-static int have_avx2(void)
-{
-    static int have = -1; /* -1 unknown; set once, the same value by every thread */
-    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
-    if (h < 0) {
-        __builtin_cpu_init();
-        h = __builtin_cpu_supports("avx2") ? 1 : 0;
-        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
-    }
-    return h;
-}
 #endif
 
 typedef struct resize_kernels {
@@ -711,13 +700,13 @@ int lrsa__resize_bilinear_rgb8_impl(const uint8_t *src, int64_t sw, int64_t sh, 
         return resize_fast(&kernels_plain, src, sw, sh, dst, dw, dh, err);
     case LRSA__RESIZE_AVX2:
 #ifdef RESIZE_AVX2
-        if (have_avx2())
+        if (lrsa_cpu_avx2())
             return resize_fast(&kernels_avx2, src, sw, sh, dst, dw, dh, err);
 #endif
         return LRSA_FAIL(err, LRSA_EUNSUPPORTED, "resize: no AVX2 on this CPU or build");
     default:
 #ifdef RESIZE_AVX2
-        if (have_avx2())
+        if (lrsa_cpu_avx2())
             return resize_fast(&kernels_avx2, src, sw, sh, dst, dw, dh, err);
 #endif
         return resize_fast(&kernels_plain, src, sw, sh, dst, dw, dh, err);

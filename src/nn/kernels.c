@@ -14,6 +14,7 @@
  *
  * The scalar path uses libm's erff and expf (glibc: < 1 ulp). */
 #include "kernels.h"
+#include "latentrsa/core.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -29,18 +30,13 @@
 /* ===== dispatch ================================================================================ */
 
 static int force_scalar;
-static int simd_state = -1; /* -1: not probed yet */
 
 int lrsa_nn_simd(void)
 {
     if (force_scalar)
         return 0;
 #ifdef LRSA_HAVE_AVX2_PATH
-    if (simd_state < 0) {
-        __builtin_cpu_init();
-        simd_state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return simd_state;
+    return lrsa_cpu_avx2_fma();
 #else
     return 0;
 #endif

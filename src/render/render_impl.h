@@ -18,8 +18,11 @@ typedef double lrsa__v4d __attribute__((vector_size(32)));
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
 #define LRSA_HAVE_AVX2_CLONE 1
 #include <immintrin.h>
-/* 1 when the CPU has AVX2 (checked once, the same answer in every thread). */
-int lrsa__have_avx2(void);
+/* 1 when the CPU has AVX2 (core's probe, once per process). */
+static inline int lrsa__have_avx2(void)
+{
+    return lrsa_cpu_avx2();
+}
 #endif
 
 /* ===== Reusable scratch (per-thread workspaces) ========================= */

@@ -84,22 +84,6 @@ void lrsa__apply4(const double a[4][4], const double in[3], double out[3])
         out[r] = a[r][0] * in[0] + a[r][1] * in[1] + a[r][2] * in[2] + a[r][3];
 }
 
-/* ===== CPU dispatch ==================================================== */
-#ifdef LRSA_HAVE_AVX2_CLONE
-int lrsa__have_avx2(void)
-{
-    static int have = -1;   /* -1 unknown; set once, the same value by every thread */
-    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
-    if (h < 0) {
-        __builtin_cpu_init();
-        h = __builtin_cpu_supports("avx2") ? 1 : 0;
-        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
-    }
-    return h;
-}
-#endif
-
-
 /* ===== evaluation ====================================================== */
 /* get_spline_interpolation_weights(x, order, w) for orders 1 and 3. */
 static void spline_weights(double x, int order, double *w)

@@ -227,7 +227,7 @@ typedef double (*dot_gather_fn)(const float *, const int32_t *, const float *, i
 static dot_gather_fn pick_dot_gather(void)
 {
 #ifdef HAVE_AVX2_KERNEL
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (lrsa_cpu_avx2_fma())
         return dot_gather_avx2;
 #endif
     return dot_gather_portable;
