@@ -194,14 +194,7 @@ __attribute__((target("avx2"))) static void colour_indices_avx2(const float *s, 
             idx[p] = -1;
             continue;
         }
-        float t = v - a_min;
-        if (scale)
-            t = t / d;
-        t = t + off;
-        t = t - off;
-        if (scale)
-            t = t * d;
-        t = t + a_min;
+        float t = mpl_rescale(v, a_min, d, scale);
         float r = flat ? 0.0f : (t - vr[0]) / span;
         float xa = r * 256.0f;
         idx[p] = (int16_t)(xa >= 256.0f ? 255 : xa < 0 ? 0 : (int)xa);

@@ -74,32 +74,43 @@ void lrsa_render_work_free(lrsa_render_work *w)
  * read once for both. The min (max) is the first one met in memory order, as a scalar
  * `x < mn ? x : mn` scan keeps it: that only matters for the sign of a zero, which the vector
  * version settles at the end. */
-static int64_t finite_copy_base(const float *vol, int64_t n, float *fin, lrsa__vol_stats *st,
-                                float thr, uint8_t *above)
+typedef struct scan_acc {
+    float mn, mx;
+    int64_t bad;
+    int seen0, seen1, other;
+} scan_acc;
+
+/* Voxels [p, n) one at a time into a (the whole scan, or the vector scan's tail). */
+static void scan_scalar(const float *vol, int64_t p, int64_t n, float *fin, float thr,
+                        uint8_t *above, scan_acc *a)
 {
-    float mn = INFINITY, mx = -INFINITY;
-    int64_t bad = 0;
-    int seen0 = 0, seen1 = 0, other = 0;
-    memset(above, 0, (size_t)(n / 8 + 16));
-    for (int64_t p = 0; p < n; p++) {
+    for (; p < n; p++) {
         float x = vol[p];
         if (!isfinite(x)) {
             x = 0;
-            bad++;
+            a->bad++;
         }
         if (fin)
             fin[p] = x;
         above[p >> 3] |= (uint8_t)((fabsf(x) > thr) << (p & 7));
-        mn = x < mn ? x : mn;
-        mx = x > mx ? x : mx;
-        seen0 |= x == 0.0f;
-        seen1 |= x == 1.0f;
-        other |= x != 0.0f && x != 1.0f;
+        a->mn = x < a->mn ? x : a->mn;
+        a->mx = x > a->mx ? x : a->mx;
+        a->seen0 |= x == 0.0f;
+        a->seen1 |= x == 1.0f;
+        a->other |= x != 0.0f && x != 1.0f;
     }
-    st->mn = mn;
-    st->mx = mx;
-    st->binary = seen0 && seen1 && !other;
-    return bad;
+}
+
+static int64_t finite_copy_base(const float *vol, int64_t n, float *fin, lrsa__vol_stats *st,
+                                float thr, uint8_t *above)
+{
+    scan_acc a = { INFINITY, -INFINITY, 0, 0, 0, 0 };
+    memset(above, 0, (size_t)(n / 8 + 16));
+    scan_scalar(vol, 0, n, fin, thr, above, &a);
+    st->mn = a.mn;
+    st->mx = a.mx;
+    st->binary = a.seen0 && a.seen1 && !a.other;
+    return a.bad;
 }
 
 #ifdef LRSA_HAVE_AVX2_CLONE
@@ -113,7 +124,7 @@ __attribute__((target("avx2"))) static int64_t finite_copy_avx2(const float *vol
     __m256 mn = inf, mx = _mm256_set1_ps(-INFINITY), seen0 = zero, seen1 = zero;
     __m256 zero_or_one = _mm256_castsi256_ps(_mm256_set1_epi32(-1));   /* so far, per lane */
     __m256i finite = _mm256_setzero_si256();   /* finite values per lane */
-    int64_t bad = 0, p = 0;
+    int64_t p = 0;
     memset(above + n / 8, 0, 16);
     for (; p + 8 <= n; p += 8) {
         __m256 x = _mm256_loadu_ps(vol + p), ax = _mm256_and_ps(x, absm);
@@ -134,34 +145,19 @@ __attribute__((target("avx2"))) static int64_t finite_copy_avx2(const float *vol
     }
     int32_t fl[8];
     _mm256_storeu_si256((__m256i *)fl, finite);
-    bad = p;
+    scan_acc a = { INFINITY, -INFINITY, p, _mm256_movemask_ps(seen0) != 0,
+                   _mm256_movemask_ps(seen1) != 0, _mm256_movemask_ps(zero_or_one) != 0xff };
     for (int q = 0; q < 8; q++)
-        bad -= fl[q];
-    int oth = _mm256_movemask_ps(zero_or_one) != 0xff;
+        a.bad -= fl[q];
     float l[8], h[8];
     _mm256_storeu_ps(l, mn);
     _mm256_storeu_ps(h, mx);
-    float fmn = INFINITY, fmx = -INFINITY;
     for (int q = 0; q < 8; q++) {
-        fmn = l[q] < fmn ? l[q] : fmn;
-        fmx = h[q] > fmx ? h[q] : fmx;
+        a.mn = l[q] < a.mn ? l[q] : a.mn;
+        a.mx = h[q] > a.mx ? h[q] : a.mx;
     }
-    int s0 = _mm256_movemask_ps(seen0) != 0, s1 = _mm256_movemask_ps(seen1) != 0;
-    for (; p < n; p++) {
-        float x = vol[p];
-        if (!isfinite(x)) {
-            x = 0;
-            bad++;
-        }
-        if (fin)
-            fin[p] = x;
-        above[p >> 3] |= (uint8_t)((fabsf(x) > thr) << (p & 7));
-        fmn = x < fmn ? x : fmn;
-        fmx = x > fmx ? x : fmx;
-        s0 |= x == 0.0f;
-        s1 |= x == 1.0f;
-        oth |= x != 0.0f && x != 1.0f;
-    }
+    scan_scalar(vol, p, n, fin, thr, above, &a);
+    float fmn = a.mn, fmx = a.mx;
     if (fmn == 0.0f || fmx == 0.0f) {   /* a zero: the first one met decides its sign */
         int64_t q = 0;
         while (isfinite(vol[q]) && vol[q] != 0.0f)
@@ -172,8 +168,8 @@ __attribute__((target("avx2"))) static int64_t finite_copy_avx2(const float *vol
     }
     st->mn = fmn;
     st->mx = fmx;
-    st->binary = s0 && s1 && !oth;
-    return bad;
+    st->binary = a.seen0 && a.seen1 && !a.other;
+    return a.bad;
 }
 #endif
 
